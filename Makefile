@@ -1,0 +1,42 @@
+# codering-x: `make run` starts it, `make test` proves it.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test toolchains lint format bench-engine clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/python -c "from codering_x.sandbox.helper import build; build()"
+	touch $(STAMP)
+
+## run: start codering-x on the embedded default (for now: the engine demo in every runtime)
+run: $(STAMP)
+	$(BIN)/codering-x demo
+
+## toolchains: install the ten runtimes' toolchains from Debian packages (root; no-op when present)
+toolchains:
+	bash scripts/install-toolchains
+
+## test: install toolchains and the virtualenv, lint, run the whole suite
+test: toolchains $(STAMP)
+	$(BIN)/ruff check codering_x tests bench
+	$(BIN)/ruff format --check codering_x tests bench
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check codering_x tests bench
+
+format: $(STAMP)
+	$(BIN)/ruff format codering_x tests bench
+	$(BIN)/ruff check --fix codering_x tests bench
+
+## bench-engine: engine vs the bare interpreter, measured in the same run
+bench-engine: $(STAMP)
+	$(BIN)/python -m bench.engine
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache codering_x/sandbox/sbexec

@@ -1,0 +1,194 @@
+"""The runtimes codering-x knows: loaded from runtimes/*/runtime.yaml.
+
+A runtime describes how to build argv lists (never shell strings: user data only ever
+fills whole argv elements), its default and maximum limits, its memory flags, and how to
+ask its toolchain for a version. A runtime whose toolchain is missing is `available=False`,
+never an import error.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from functools import cached_property
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from .models import ResolvedLimits
+
+# The only PATH a sandboxed process sees, and where toolchains are looked up.
+SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
+RUNTIMES_DIR = Path(os.environ.get("CODERING_RUNTIMES_DIR", Path(__file__).resolve().parent.parent / "runtimes"))
+
+DEFAULT_LIMITS = ResolvedLimits(cpu_time_ms=2000, wall_time_ms=5000, memory_mb=256, output_bytes=65536, processes=32)
+MAXIMUM_LIMITS = ResolvedLimits(
+    cpu_time_ms=10000, wall_time_ms=20000, memory_mb=1024, output_bytes=1 << 20, processes=128
+)
+COMPILE_LIMITS = ResolvedLimits(
+    cpu_time_ms=20000, wall_time_ms=30000, memory_mb=1024, output_bytes=65536, processes=128
+)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Command(_Model):
+    argv: list[str] = Field(min_length=1)
+    env: dict[str, str] = Field(default_factory=dict)
+
+
+class VersionProbe(_Model):
+    argv: list[str] = Field(min_length=1)
+    pattern: str
+
+
+class MemoryPolicy(_Model):
+    rlimit: str = Field(default="data", pattern="^(data|as|none)$")
+    data_extra_mb: int = Field(default=0, ge=0, description="RLIMIT_DATA headroom for runtimes that reserve")
+    heap_fraction: float = Field(default=0.75, gt=0, le=1, description="{heap_mb} = memory_mb * this")
+
+
+class LimitOverrides(_Model):
+    default: dict[str, int] = Field(default_factory=dict)
+    maximum: dict[str, int] = Field(default_factory=dict)
+    compile: dict[str, int] = Field(default_factory=dict)
+
+
+class Runtime(_Model):
+    name: str
+    aliases: list[str] = Field(default_factory=list)
+    entry: str
+    extensions: list[str]
+    version: VersionProbe
+    compile: Command | None = None
+    run: Command
+    env: dict[str, str] = Field(default_factory=dict)
+    memory: MemoryPolicy = Field(default_factory=MemoryPolicy)
+    limits: LimitOverrides = Field(default_factory=LimitOverrides)
+    oom_patterns: list[str] = Field(default_factory=list)
+
+    @property
+    def default_limits(self) -> ResolvedLimits:
+        return DEFAULT_LIMITS.model_copy(update=self.limits.default)
+
+    @property
+    def maximum_limits(self) -> ResolvedLimits:
+        return MAXIMUM_LIMITS.model_copy(update=self.limits.maximum)
+
+    @property
+    def compile_limits(self) -> ResolvedLimits:
+        return COMPILE_LIMITS.model_copy(update=self.limits.compile)
+
+    @cached_property
+    def missing_tools(self) -> list[str]:
+        """Executables this runtime needs that are not on the sandbox PATH."""
+        needed = [self.version.argv[0], self.run.argv[0]] + ([self.compile.argv[0]] if self.compile else [])
+        return [t for t in dict.fromkeys(needed) if not t.startswith("{") and resolve(t) is None]
+
+    @property
+    def available(self) -> bool:
+        return not self.missing_tools
+
+    @cached_property
+    def toolchain_version(self) -> str:
+        """The toolchain's own answer, e.g. '3.11.2'; 'unknown' if it cannot tell."""
+        if not self.available:
+            return "unavailable"
+        argv = [resolve(self.version.argv[0]) or self.version.argv[0], *self.version.argv[1:]]
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=30, env=_probe_env())
+        except (OSError, subprocess.TimeoutExpired):
+            return "unknown"
+        match = re.search(self.version.pattern, proc.stdout + proc.stderr)
+        return match.group(1) if match else "unknown"
+
+    def expand(self, command: Command, entry: str, sources: list[str], workdir: str, memory_mb: int) -> list[str]:
+        """Fill a command's argv: each placeholder fills a whole element, or {sources} several."""
+        values = self._values(entry, workdir, memory_mb)
+        argv: list[str] = []
+        for arg in command.argv:
+            if arg == "{sources}":
+                argv.extend(sources)
+            else:
+                argv.append(arg.format(**values))
+        program = argv[0] if argv[0].startswith("/") else resolve(argv[0])
+        if program is None:
+            raise FileNotFoundError(f"{self.name}: {argv[0]} is not installed")
+        return [program, *argv[1:]]
+
+    def environment(self, command: Command, entry: str, workdir: str, memory_mb: int) -> dict[str, str]:
+        """The whole environment of a sandboxed stage: nothing of the server's leaks in."""
+        values = self._values(entry, workdir, memory_mb)
+        env = {"PATH": SANDBOX_PATH, "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8"}
+        env.update({k: v.format(**values) for k, v in {**self.env, **command.env}.items()})
+        return env
+
+    def _values(self, entry: str, workdir: str, memory_mb: int) -> dict[str, object]:
+        return {
+            "entry": entry,
+            "main_class": Path(entry).stem,
+            "workdir": workdir,
+            "memory_mb": memory_mb,
+            "heap_mb": max(16, int(memory_mb * self.memory.heap_fraction)),
+        }
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "version": self.toolchain_version,
+            "aliases": self.aliases,
+            "entry": self.entry,
+            "compiled": self.compile is not None,
+            "available": self.available,
+            "default_limits": self.default_limits.model_dump(),
+            "maximum_limits": self.maximum_limits.model_dump(),
+        }
+
+
+def resolve(program: str) -> str | None:
+    return shutil.which(program, path=SANDBOX_PATH)
+
+
+def _probe_env() -> dict[str, str]:
+    return {"PATH": SANDBOX_PATH, "LANG": "C.UTF-8", "HOME": "/nonexistent"}
+
+
+class UnknownRuntime(LookupError):
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(f"unknown runtime {name!r}; known runtimes: {', '.join(known)}")
+        self.name, self.known = name, known
+
+
+class Catalogue:
+    def __init__(self, runtimes: list[Runtime]) -> None:
+        self.runtimes = {r.name: r for r in sorted(runtimes, key=lambda r: r.name)}
+        self._names: dict[str, str] = {}
+        for r in self.runtimes.values():
+            for key in (r.name, *r.aliases):
+                if self._names.setdefault(key.lower(), r.name) != r.name:
+                    raise ValueError(f"runtime name or alias {key!r} is used twice")
+
+    @classmethod
+    def load(cls, directory: Path = RUNTIMES_DIR) -> Catalogue:
+        runtimes = []
+        for path in sorted(directory.glob("*/runtime.yaml")):
+            runtime = Runtime.model_validate(yaml.safe_load(path.read_text()))
+            if runtime.name != path.parent.name:
+                raise ValueError(f"{path}: name {runtime.name!r} differs from its directory")
+            runtimes.append(runtime)
+        return cls(runtimes)
+
+    def get(self, name: str) -> Runtime:
+        """Resolve a name or alias (case-insensitive)."""
+        canonical = self._names.get(name.lower())
+        if canonical is None:
+            raise UnknownRuntime(name, list(self.runtimes))
+        return self.runtimes[canonical]
+
+    def available(self) -> list[Runtime]:
+        return [r for r in self.runtimes.values() if r.available]

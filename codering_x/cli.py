@@ -1,0 +1,129 @@
+"""The `codering-x` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from .models import RunRequest, RunResult, SourceFile, StageResult, TestCase
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="codering-x", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run files through the engine in this process")
+    run.add_argument("runtime")
+    run.add_argument("files", nargs="+", type=Path)
+    stdin = run.add_mutually_exclusive_group()
+    stdin.add_argument("--stdin", default=None, help="text fed to the program")
+    stdin.add_argument("--stdin-file", type=Path, default=None)
+    run.add_argument("--arg", action="append", default=[], dest="args", help="a program argument (repeatable)")
+    run.add_argument("--tests", type=Path, help="a JSON list of test cases")
+    run.add_argument("--json", action="store_true", help="print the RunResult JSON")
+
+    sub.add_parser("runtimes", help="list the runtimes and whether this host has them")
+    sub.add_parser("selftest", help="prove the sandbox holds on this host")
+    sub.add_parser("demo", help="run hello world in every runtime this host has")
+
+    args = parser.parse_args(argv)
+    return {"run": _run, "runtimes": _runtimes, "selftest": _selftest, "demo": _demo}[args.command](args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .engine import Engine, RequestError
+
+    try:
+        files = [SourceFile(name=f.name, content=f.read_text()) for f in args.files]
+        stdin = args.stdin_file.read_text() if args.stdin_file else (args.stdin or "")
+        tests = [TestCase.model_validate(t) for t in json.loads(args.tests.read_text())] if args.tests else []
+        request = RunRequest(runtime=args.runtime, files=files, stdin=stdin, args=args.args, tests=tests)
+        result = Engine.create().run(request)
+    except (OSError, ValueError, ValidationError, RequestError) as exc:
+        print(f"codering-x: {_message(exc)}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(result.model_dump_json(indent=2))
+    else:
+        _print_summary(result)
+    return 0 if result.status == "ok" else 1
+
+
+def _message(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'request'}: {e['msg']}" for e in exc.errors())
+    return str(exc)
+
+
+def _print_summary(result: RunResult) -> None:
+    print(f"{result.runtime.name} {result.runtime.version}: {result.status}")
+    if result.compile is not None and result.compile.status != "ok":
+        _print_stage("compile", result.compile)
+    if result.run is not None:
+        _print_stage("run", result.run)
+    for test in result.tests:
+        print(f"  test {test.name}: {test.status} ({test.run.wall_time_ms} ms)")
+        if test.status == "wrong_answer":
+            print(f"    expected: {test.expected_stdout!r}\n    got:      {test.run.stdout!r}")
+
+
+def _print_stage(name: str, stage: StageResult) -> None:
+    how = f"exit {stage.exit_code}" if stage.signal is None else f"signal {stage.signal}"
+    limit = f", {stage.message}" if stage.message else ""
+    print(f"  {name}: {stage.status} ({how}, {stage.cpu_time_ms} ms cpu, {stage.wall_time_ms} ms wall, "
+          f"{stage.memory_kb} KiB{limit})")  # fmt: skip
+    for label, text in (("stdout", stage.stdout), ("stderr", stage.stderr)):
+        if text:
+            print(f"  --- {label} ---\n{text.rstrip()}")
+
+
+def _runtimes(args: argparse.Namespace) -> int:
+    from .catalogue import Catalogue
+
+    for runtime in Catalogue.load().runtimes.values():
+        state = (
+            runtime.toolchain_version
+            if runtime.available
+            else f"unavailable (missing {', '.join(runtime.missing_tools)})"
+        )
+        print(f"{runtime.name:<11} {', '.join(runtime.aliases):<28} {state}")
+    return 0
+
+
+def _selftest(args: argparse.Namespace) -> int:
+    from .sandbox import Sandbox
+    from .selftest import run_self_test
+
+    sandbox = Sandbox.create()
+    result = run_self_test(sandbox)
+    print(json.dumps({"passed": result.passed, "failures": result.failures, "sandbox": sandbox.describe()}, indent=2))
+    return 0 if result.passed else 1
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .engine import Engine
+
+    engine = Engine.create()
+    print(f"sandbox: {engine.sandbox.describe()}\n")
+    for runtime in engine.catalogue.available():
+        source = EXAMPLES / "hello" / runtime.entry
+        if not source.exists():
+            continue
+        result = engine.run(
+            RunRequest(runtime=runtime.name, files=[SourceFile(name=runtime.entry, content=source.read_text())])
+        )
+        out = (result.run.stdout.strip() if result.run else "") or result.status
+        print(
+            f"{runtime.name:<11} {runtime.toolchain_version:<10} {result.status:<14} {result.meta.elapsed_ms:>7.1f} ms  {out}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,232 @@
+"""One run request, start to finish: files → compile once → run (or run per test) → verdicts.
+
+Like Piston's job, a request has a lifecycle: prime (a box: uid + work dir, every file
+written before anything untrusted starts), compile (sandboxed exactly like the run), run,
+clean up (kill the uid's processes, remove the dir). The engine knows runtimes and the
+sandbox, nothing of HTTP.
+"""
+
+from __future__ import annotations
+
+import base64
+import codecs
+import time
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from .catalogue import Catalogue, Command, Runtime, UnknownRuntime
+from .compare import matches
+from .models import (
+    MAX_TOTAL_BYTES,
+    Meta,
+    ResolvedLimits,
+    RunRequest,
+    RunResult,
+    RuntimeInfo,
+    StageResult,
+    Status,
+    TestResult,
+)
+from .sandbox import Box, ProcessLimits, ProcessResult, Sandbox
+from .selftest import SelfTestResult, run_self_test
+
+LIMIT_STATUS: dict[str, Status] = {
+    "cpu": "time_limit",
+    "wall": "time_limit",
+    "memory": "memory_limit",
+    "output": "output_limit",
+    "file_size": "output_limit",
+}
+LIMIT_MESSAGE = {
+    "cpu": "CPU time limit exceeded",
+    "wall": "wall-clock time limit exceeded",
+    "memory": "memory limit exceeded",
+    "output": "output limit exceeded; the output was cut",
+    "file_size": "a file grew past the file size limit",
+    "processes": "the process limit was reached",
+}
+
+
+class RequestError(ValueError):
+    """The request cannot be run as given: the caller's fault, a 4xx."""
+
+    def __init__(self, code: str, message: str, details: object = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.details = code, message, details
+
+
+@dataclass
+class PreparedRun:
+    runtime: Runtime
+    limits: ResolvedLimits
+    files: list[tuple[str, bytes]]
+    entry: str
+
+
+class Engine:
+    def __init__(self, catalogue: Catalogue, sandbox: Sandbox, self_test: bool = True) -> None:
+        self.catalogue = catalogue
+        self.sandbox = sandbox
+        self.self_test: SelfTestResult | None = run_self_test(sandbox) if self_test else None
+        if self.self_test is not None:
+            self.self_test.raise_if_failed()
+
+    @classmethod
+    def create(cls, self_test: bool = True) -> Engine:
+        return cls(Catalogue.load(), Sandbox.create(), self_test=self_test)
+
+    # -- validation ----------------------------------------------------------------------
+    def prepare(self, request: RunRequest) -> PreparedRun:
+        """Check everything a model cannot: runtime, limits against its maxima, file data."""
+        try:
+            runtime = self.catalogue.get(request.runtime)
+        except UnknownRuntime as exc:
+            raise RequestError("unknown_runtime", str(exc), {"known": exc.known}) from exc
+        if not runtime.available:
+            raise RequestError(
+                "runtime_unavailable",
+                f"runtime {runtime.name!r} is not installed on this worker",
+                {"missing": runtime.missing_tools},
+            )
+        try:
+            limits = runtime.default_limits.merged(request.limits, runtime.maximum_limits)
+            if request.code is not None:
+                files = [(runtime.entry, request.code.encode())]
+            else:
+                files = [(f.name, f.data()) for f in request.files or []]
+        except ValueError as exc:
+            raise RequestError("invalid_request", str(exc)) from exc
+        if sum(len(data) for _, data in files) > MAX_TOTAL_BYTES:
+            raise RequestError("invalid_request", f"files total more than {MAX_TOTAL_BYTES} bytes")
+        names = [name for name, _ in files]
+        entry = runtime.entry if runtime.entry in names else names[0]
+        return PreparedRun(runtime, limits, files, entry)
+
+    # -- the lifecycle -------------------------------------------------------------------
+    def run(self, request: RunRequest) -> RunResult:
+        started = time.perf_counter()
+        prepared = self.prepare(request)
+        runtime = prepared.runtime
+        result = RunResult(
+            status="ok",
+            runtime=RuntimeInfo(name=runtime.name, version=runtime.toolchain_version),
+            context=request.context,
+        )
+        with self.sandbox.box() as box:
+            for name, data in prepared.files:
+                box.write_file(name, data)
+            if runtime.compile is not None:
+                result.compile = self._stage(box, prepared, runtime.compile, runtime.compile_limits, b"", [])
+                if result.compile.status != "ok":
+                    result.status = "internal_error" if result.compile.status == "internal_error" else "compile_error"
+                    result.meta = Meta(elapsed_ms=_ms_since(started))
+                    return result
+            if request.tests:
+                for index, test in enumerate(request.tests):
+                    args = request.args if test.args is None else test.args
+                    stage = self._stage(box, prepared, runtime.run, prepared.limits, test.stdin.encode(), args)
+                    status = stage.status
+                    if status == "ok" and not matches(stage.stdout, test.expected_stdout, test.compare, test.tolerance):
+                        status = "wrong_answer"
+                    if stage.encoding == "base64" and status == "ok":
+                        status = "wrong_answer"
+                    result.tests.append(
+                        TestResult(
+                            name=test.name or f"test {index + 1}",
+                            status=status,
+                            expected_stdout=test.expected_stdout,
+                            run=stage,
+                        )
+                    )
+                failed = [t.status for t in result.tests if t.status != "ok"]
+                result.status = failed[0] if failed else "ok"
+            else:
+                result.run = self._stage(
+                    box, prepared, runtime.run, prepared.limits, request.stdin.encode(), request.args
+                )
+                result.status = result.run.status
+        result.meta = Meta(elapsed_ms=_ms_since(started))
+        return result
+
+    def _stage(
+        self,
+        box: Box,
+        prepared: PreparedRun,
+        command: Command,
+        limits: ResolvedLimits,
+        stdin: bytes,
+        args: list[str],
+    ) -> StageResult:
+        runtime = prepared.runtime
+        workdir = str(box.workdir)
+        sources = [n for n, _ in prepared.files if PurePosixPath(n).suffix in runtime.extensions]
+        argv = runtime.expand(command, prepared.entry, sources or [prepared.entry], workdir, limits.memory_mb)
+        if command is runtime.run:
+            argv += args
+        env = runtime.environment(command, prepared.entry, workdir, limits.memory_mb)
+        process = box.run(argv, env, self._process_limits(runtime, limits), stdin)
+        return self._stage_result(runtime, process)
+
+    @staticmethod
+    def _process_limits(runtime: Runtime, limits: ResolvedLimits) -> ProcessLimits:
+        memory = runtime.memory
+        rlimit_mb = limits.memory_mb + memory.data_extra_mb
+        return ProcessLimits(
+            cpu_time_ms=limits.cpu_time_ms,
+            wall_time_ms=limits.wall_time_ms,
+            memory_mb=limits.memory_mb,
+            output_bytes=limits.output_bytes,
+            processes=limits.processes,
+            data_mb=rlimit_mb if memory.rlimit == "data" else None,
+            address_space_mb=rlimit_mb if memory.rlimit == "as" else None,
+        )
+
+    @staticmethod
+    def _stage_result(runtime: Runtime, p: ProcessResult) -> StageResult:
+        if p.error is not None:
+            return StageResult(status="internal_error", message=p.error)
+        limit = p.limit
+        failed = p.exit_code != 0
+        if limit is None and failed and runtime.oom_patterns:
+            tail = p.stderr[-4096:].decode(errors="replace")
+            if any(pattern in tail for pattern in runtime.oom_patterns):
+                limit = "memory"
+        if limit in LIMIT_STATUS:
+            status: Status = LIMIT_STATUS[limit]
+        else:
+            status = "runtime_error" if failed else "ok"
+        stdout, stderr, encoding = _texts(p.stdout, p.stderr, p.stdout_truncated, p.stderr_truncated)
+        return StageResult(
+            status=status,
+            exit_code=p.exit_code,
+            signal=p.signal,
+            stdout=stdout,
+            stderr=stderr,
+            encoding=encoding,
+            stdout_truncated=p.stdout_truncated,
+            stderr_truncated=p.stderr_truncated,
+            cpu_time_ms=p.cpu_time_ms,
+            wall_time_ms=p.wall_time_ms,
+            memory_kb=p.memory_kb,
+            limit=limit,
+            message=LIMIT_MESSAGE.get(limit) if limit else None,
+        )
+
+
+def _texts(out: bytes, err: bytes, out_cut: bool, err_cut: bool) -> tuple[str, str, str]:
+    """Both streams as UTF-8 text, or both base64 when either is not valid UTF-8.
+    A stream cut by the output cap may end inside a character: that tail is dropped."""
+    try:
+        return _decode(out, out_cut), _decode(err, err_cut), "utf-8"
+    except UnicodeDecodeError:
+        return base64.b64encode(out).decode(), base64.b64encode(err).decode(), "base64"
+
+
+def _decode(data: bytes, truncated: bool) -> str:
+    if truncated:
+        return codecs.getincrementaldecoder("utf-8")().decode(data, final=False)
+    return data.decode("utf-8")
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)

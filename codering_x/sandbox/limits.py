@@ -1,0 +1,38 @@
+"""What one sandboxed process may use, and what it did use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+# Which limit stopped a process: the engine maps these onto run statuses.
+LimitName = Literal["cpu", "wall", "memory", "output", "file_size", "processes"]
+
+
+@dataclass(frozen=True)
+class ProcessLimits:
+    cpu_time_ms: int = 2000
+    wall_time_ms: int = 5000
+    memory_mb: int = 256  # the hard cap: cgroup where writable, else the container's limit
+    output_bytes: int = 65536  # per stream; past it the process is killed and the prefix kept
+    processes: int = 32  # threads count too (RLIMIT_NPROC is per uid)
+    file_size_bytes: int = 16 << 20
+    open_files: int = 256
+    stack_mb: int = 8  # glibc sizes thread stacks from this; larger means fewer threads fit
+    data_mb: int | None = None  # RLIMIT_DATA, when the runtime tolerates it (None: no rlimit)
+    address_space_mb: int | None = None  # RLIMIT_AS: only for runtimes that reserve little
+
+
+@dataclass
+class ProcessResult:
+    exit_code: int | None
+    signal: int | None
+    stdout: bytes
+    stderr: bytes
+    stdout_truncated: bool
+    stderr_truncated: bool
+    cpu_time_ms: int
+    wall_time_ms: int
+    memory_kb: int
+    limit: LimitName | None = None
+    error: str | None = None  # the sandbox itself failed: never the learner's fault

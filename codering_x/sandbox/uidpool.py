@@ -1,0 +1,83 @@
+"""A pool of unprivileged uids, one per concurrent run, shared by every worker on the host.
+
+RLIMIT_NPROC counts per real uid and `kill(-1)` as a uid reaches exactly that uid's
+processes, so each run needs a uid no other run holds, in this process or in another
+worker's. A uid is held through an flock on its lock file (released by the kernel if the
+worker dies), and is handed out only when no process of it remains, zombies included.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import random
+import threading
+import time
+from pathlib import Path
+
+
+def processes_of_uid(uid: int) -> list[int]:
+    """Pids whose real uid is `uid`, read from /proc/PID/status (the owner of /proc/PID
+    itself turns to root when a process makes itself non-dumpable)."""
+    pids = []
+    wanted = f"Uid:\t{uid}\t".encode()
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/status", "rb") as f:
+                status = f.read(1024)
+        except OSError:
+            continue
+        if wanted in status:
+            pids.append(int(name))
+    return pids
+
+
+class UidPoolExhausted(RuntimeError):
+    """Every uid is busy: more concurrent runs than the pool holds."""
+
+
+class UidPool:
+    def __init__(self, lock_dir: Path, first: int = 60000, size: int = 256) -> None:
+        self.first, self.size = first, size
+        self._lock_dir = lock_dir
+        lock_dir.mkdir(mode=0o700, exist_ok=True)
+        self._held: dict[int, int] = {}  # uid -> fd of its lock file
+        self._mutex = threading.Lock()
+
+    def acquire(self, timeout: float = 30.0) -> int:
+        """Take a free uid that owns no process, waiting up to `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            start = random.randrange(self.size)  # workers start apart: fewer collisions
+            for i in range(self.size):
+                uid = self.first + (start + i) % self.size
+                if self._try_lock(uid):
+                    if not processes_of_uid(uid):
+                        return uid
+                    self._unlock(uid)  # a straggler of an earlier run: leave it for later
+            if time.monotonic() > deadline:
+                raise UidPoolExhausted(f"all {self.size} sandbox uids are busy")
+            time.sleep(0.01)
+
+    def release(self, uid: int) -> None:
+        self._unlock(uid)
+
+    def _try_lock(self, uid: int) -> bool:
+        with self._mutex:
+            if uid in self._held:
+                return False
+            fd = os.open(self._lock_dir / str(uid), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                return False
+            self._held[uid] = fd
+            return True
+
+    def _unlock(self, uid: int) -> None:
+        with self._mutex:
+            fd = self._held.pop(uid)
+        os.close(fd)

@@ -1,0 +1,44 @@
+"""Shared fixtures: one real engine (real sandbox, real toolchains) for the whole session."""
+
+from __future__ import annotations
+
+import pytest
+
+from codering_x.catalogue import Catalogue
+from codering_x.engine import Engine
+from codering_x.models import RunRequest, RunResult
+from codering_x.sandbox.uidpool import processes_of_uid
+
+ALL_RUNTIMES = ["bash", "c", "cpp", "go", "java", "javascript", "php", "python", "ruby", "rust"]
+
+
+@pytest.fixture(scope="session")
+def engine() -> Engine:
+    engine = Engine.create()
+    missing = {r.name: r.missing_tools for r in engine.catalogue.runtimes.values() if not r.available}
+    assert not missing, f"toolchains missing (run `make toolchains` as root): {missing}"
+    return engine
+
+
+@pytest.fixture(scope="session")
+def catalogue(engine: Engine) -> Catalogue:
+    return engine.catalogue
+
+
+@pytest.fixture
+def run(engine: Engine):
+    """Run code through the engine: run("python", "print(1)", stdin=..., limits=...)."""
+
+    def _run(runtime: str, code: str, **fields) -> RunResult:
+        return engine.run(RunRequest(runtime=runtime, code=code, **fields))
+
+    return _run
+
+
+@pytest.fixture
+def no_leftovers(engine: Engine):
+    """After the test, no process of any sandbox uid may remain."""
+    yield
+    pool = engine.sandbox.uids
+    left = {uid: p for uid in range(pool.first, pool.first + pool.size) if (p := processes_of_uid(uid))}
+    assert not left, f"sandbox processes left behind: {left}"
