@@ -18,6 +18,7 @@ from .catalogue import Catalogue, Command, Runtime, UnknownRuntime
 from .compare import matches
 from .models import (
     MAX_TOTAL_BYTES,
+    LimitName,
     Meta,
     ResolvedLimits,
     RunRequest,
@@ -45,6 +46,17 @@ LIMIT_MESSAGE = {
     "file_size": "a file grew past the file size limit",
     "processes": "the process limit was reached",
 }
+
+
+# What a program prints when a limit made a call fail rather than killed it: fork or thread
+# creation failing (where no pids cgroup counts the hits for us), or EFBIG from a runtime
+# that ignores SIGXFSZ (CPython does).
+LIMIT_HINTS: tuple[tuple[str, LimitName], ...] = (
+    ("Resource temporarily unavailable", "processes"),
+    ("unable to create native thread", "processes"),
+    ("EAGAIN", "processes"),
+    ("File too large", "file_size"),
+)
 
 
 class RequestError(ValueError):
@@ -187,10 +199,13 @@ class Engine:
             return StageResult(status="internal_error", message=p.error)
         limit = p.limit
         failed = p.exit_code != 0
-        if limit is None and failed and runtime.oom_patterns:
-            tail = p.stderr[-4096:].decode(errors="replace")
+        if limit is None and failed:
+            # Go prints its verdict first and a long stack after; Python the reverse.
+            tail = (p.stderr[:2048] + p.stderr[-2048:]).decode(errors="replace")
             if any(pattern in tail for pattern in runtime.oom_patterns):
                 limit = "memory"
+            else:
+                limit = next((name for hint, name in LIMIT_HINTS if hint in tail), None)
         if limit in LIMIT_STATUS:
             status: Status = LIMIT_STATUS[limit]
         else:

@@ -60,7 +60,8 @@ class Box:
         sb = self.sandbox
         counters = None
         if self.cgroups is not None:
-            counters = self.cgroups.prepare((limits.memory_mb) * MIB, limits.processes)
+            # + 1 for the helper; the cgroup's pids cap fires before RLIMIT_NPROC, so it is counted
+            counters = self.cgroups.prepare(limits.memory_mb * MIB, limits.processes + 1)
         helper_argv = self._helper_argv(argv, limits)
         in_r, in_w = os.pipe()
         out_r, out_w = os.pipe()
@@ -147,7 +148,7 @@ class Box:
             "stack": (limits.stack_mb * MIB,) * 2,
             "fsize": (limits.file_size_bytes,) * 2,
             "nofile": (limits.open_files,) * 2,
-            "nproc": (limits.processes + 1,) * 2,  # + the helper, which waits for the payload
+            "nproc": (limits.processes + 2,) * 2,  # the backstop where no pids cgroup is writable
             "core": (0, 0),
             "memlock": (0, 0),
             "msgqueue": (0, 0),
