@@ -8,6 +8,7 @@ never an import error.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -150,7 +151,10 @@ class Runtime(_Model):
         }
 
 
+@functools.cache
 def resolve(program: str) -> str | None:
+    """The absolute path of a toolchain program on the sandbox PATH (cached: it is on the
+    request path, and toolchains do not move while a worker lives)."""
     return shutil.which(program, path=SANDBOX_PATH)
 
 

@@ -89,7 +89,7 @@ class Sandbox:
             os.chown(workdir, uid, uid)
             return Box(self, uid, workdir)
         except BaseException:
-            self.uids.release(uid)
+            self.uids.release(uid, clean=True)
             raise
 
     def describe(self) -> dict[str, object]:

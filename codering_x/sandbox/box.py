@@ -34,6 +34,7 @@ class Box:
         self.workdir = workdir
         self.cgroups = sandbox.cgroups.for_uid(uid) if sandbox.cgroups else None
         self._ran = False
+        self._dirty = False  # a process of the uid may have outlived the last stage
 
     # -- files -------------------------------------------------------------------------
     def write_file(self, name: str, content: bytes, mode: int = 0o644) -> None:
@@ -96,10 +97,14 @@ class Box:
                     os.kill(pid, signal.SIGKILL)
             _, wstatus, _ = os.wait4(pid, 0)
             wall_ms = round((time.monotonic() - started) * 1000)
-            clean = self.kill_all()
+            status = sup.status + _read_all(st_r)
+            usage = _usage(status.decode(errors="replace"))
+            # A usage report means the helper killed and reaped every process of the run
+            # before exiting; without one (the helper itself was killed), sweep the uid.
+            clean = usage is not None or self.kill_all()
+            self._dirty = not clean
             drain(out_r, out)
             drain(err_r, err)
-            status = sup.status + _read_all(st_r)
         finally:
             for fd in (out_r, err_r, st_r):
                 os.close(fd)
@@ -108,7 +113,7 @@ class Box:
             return _failed(report)
         if not clean:
             return _failed(f"processes of uid {self.uid} survived the kill")
-        cpu_ms, memory_kb = _usage(report)
+        cpu_ms, memory_kb = usage or (0, 0)
         exit_code = os.waitstatus_to_exitcode(wstatus)
         sig = -exit_code if exit_code < 0 else None
         after = self.cgroups.counters() if self.cgroups is not None else None
@@ -198,9 +203,9 @@ class Box:
             time.sleep(0.001)
 
     def close(self) -> None:
-        self.kill_all()  # a uid that still owns a process is skipped by the next acquire
+        clean = not self._dirty or self.kill_all()
         shutil.rmtree(self.workdir, ignore_errors=True)  # fd-based: never follows a planted link
-        self.sandbox.uids.release(self.uid)
+        self.sandbox.uids.release(self.uid, clean)
 
     def __enter__(self) -> Box:
         return self
@@ -217,13 +222,14 @@ def _read_all(fd: int) -> bytes:
         return b""
 
 
-def _usage(report: str) -> tuple[int, int]:
-    """CPU ms and peak RSS KiB from the helper's "rusage utime_us stime_us maxrss_kb" line."""
+def _usage(report: str) -> tuple[int, int] | None:
+    """CPU ms and peak RSS KiB from the helper's "rusage utime_us stime_us maxrss_kb" line;
+    None when the helper did not finish (it was killed)."""
     for line in report.splitlines():
         fields = line.split()
         if len(fields) == 4 and fields[0] == "rusage":
             return round((int(fields[1]) + int(fields[2])) / 1000), int(fields[3])
-    return 0, 0  # the helper itself was killed: no report
+    return None
 
 
 def _failed(message: str) -> ProcessResult:

@@ -18,8 +18,9 @@
  *   -L ABI               apply Landlock at this ABI (0 = off)
  *   -s FILE              load this raw seccomp BPF program (sock_filter array)
  *   -K                   kill mode: after dropping to UID, kill(-1, SIGKILL) and exit
- * Once confined, sbexec forks: the child execs the payload, and sbexec waits for it and
- * reports its rusage. (The payload's own rusage would be wrong: a process spawned by the
+ * Once confined, sbexec forks: the child execs the payload, and sbexec (a subreaper)
+ * waits for it, kills and reaps whatever it left behind, and reports its rusage. (The
+ * payload's own rusage would be wrong: a process spawned by the
  * worker with vfork inherits the worker's peak RSS as its own.) sbexec then exits as the
  * payload did (same code, or killed by the same signal). On SIGTERM (the supervisor's
  * deadline or output cap) it kills every process of the uid but itself, then reports.
@@ -203,6 +204,7 @@ int main(int argc, char **argv) {
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_term; /* no SA_RESTART: wait4 returns EINTR */
     if (sigaction(SIGTERM, &sa, NULL)) die("sigaction");
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) die("subreaper");
     pid_t child = fork();
     if (child < 0) die("fork");
     if (child == 0) {
@@ -213,12 +215,21 @@ int main(int argc, char **argv) {
     close(0); /* the payload alone holds the pipes: EOF and SIGPIPE behave as without us */
     close(1);
     close(2);
-    int wstatus;
-    struct rusage ru;
-    while (wait4(child, &wstatus, 0, &ru) < 0) {
-        if (errno != EINTR) die("wait4");
+    /* Reap everything: the payload (its rusage is the report) and, as subreaper, every
+     * orphan it left, so no zombie of the run holds the uid's RLIMIT_NPROC. */
+    int wstatus = 0, status;
+    struct rusage ru, any;
+    memset(&ru, 0, sizeof ru);
+    for (;;) {
+        pid_t done = wait4(-1, &status, 0, &any);
+        if (done == child) { wstatus = status; ru = any; break; }
+        if (done < 0 && errno != EINTR) die("wait4");
         if (stop_requested) kill(-1, SIGKILL); /* as the sandbox uid: its processes, not us */
     }
+    /* The run ends with its main process: kill what it left behind and reap it all. When
+     * this succeeds the uid owns no process but us, and the supervisor need not look. */
+    kill(-1, SIGKILL);
+    while (waitpid(-1, &status, 0) >= 0 || errno == EINTR) {}
     if (status_fd >= 0) {
         char msg[128];
         int n = snprintf(msg, sizeof msg, "rusage %lld %lld %ld\n",

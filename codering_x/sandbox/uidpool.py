@@ -4,6 +4,8 @@ RLIMIT_NPROC counts per real uid and `kill(-1)` as a uid reaches exactly that ui
 processes, so each run needs a uid no other run holds, in this process or in another
 worker's. A uid is held through an flock on its lock file (released by the kernel if the
 worker dies), and is handed out only when no process of it remains, zombies included.
+The lock file also says whether the last holder left the uid clean; only when it did not
+(or died holding it) does the next holder pay for a scan of /proc.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import random
 import threading
 import time
 from pathlib import Path
+
+CLEAN, BUSY = b"clean", b"busy\n"
 
 
 def processes_of_uid(uid: int) -> list[int]:
@@ -44,6 +48,7 @@ class UidPool:
         self._lock_dir = lock_dir
         lock_dir.mkdir(mode=0o700, exist_ok=True)
         self._held: dict[int, int] = {}  # uid -> fd of its lock file
+        self._recent: list[int] = []  # uids this process released clean: tried first, no scan
         self._mutex = threading.Lock()
 
     def acquire(self, timeout: float = 30.0) -> int:
@@ -51,18 +56,29 @@ class UidPool:
         deadline = time.monotonic() + timeout
         while True:
             start = random.randrange(self.size)  # workers start apart: fewer collisions
-            for i in range(self.size):
-                uid = self.first + (start + i) % self.size
+            with self._mutex:
+                recent = self._recent[::-1]
+            for uid in recent + [self.first + (start + i) % self.size for i in range(self.size)]:
                 if self._try_lock(uid):
-                    if not processes_of_uid(uid):
+                    fd = self._held[uid]
+                    if os.pread(fd, 5, 0) == CLEAN or not processes_of_uid(uid):
+                        os.pwrite(fd, BUSY, 0)
+                        with self._mutex:
+                            if uid in self._recent:
+                                self._recent.remove(uid)
                         return uid
                     self._unlock(uid)  # a straggler of an earlier run: leave it for later
             if time.monotonic() > deadline:
                 raise UidPoolExhausted(f"all {self.size} sandbox uids are busy")
             time.sleep(0.01)
 
-    def release(self, uid: int) -> None:
+    def release(self, uid: int, clean: bool) -> None:
+        """Give a uid back; `clean` promises that no process of it remains."""
+        os.pwrite(self._held[uid], CLEAN if clean else BUSY, 0)
         self._unlock(uid)
+        if clean:
+            with self._mutex:
+                self._recent.append(uid)
 
     def _try_lock(self, uid: int) -> bool:
         with self._mutex:
