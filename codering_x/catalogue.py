@@ -60,6 +60,10 @@ class LimitOverrides(_Model):
     compile: dict[str, int] = Field(default_factory=dict)
 
 
+class ImageSpec(_Model):
+    packages: list[str] = Field(default_factory=list, description="Debian packages of the toolchain")
+
+
 class Runtime(_Model):
     name: str
     aliases: list[str] = Field(default_factory=list)
@@ -72,6 +76,7 @@ class Runtime(_Model):
     memory: MemoryPolicy = Field(default_factory=MemoryPolicy)
     limits: LimitOverrides = Field(default_factory=LimitOverrides)
     oom_patterns: list[str] = Field(default_factory=list)
+    image: ImageSpec = Field(default_factory=ImageSpec)
 
     @property
     def default_limits(self) -> ResolvedLimits:

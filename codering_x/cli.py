@@ -32,8 +32,24 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("selftest", help="prove the sandbox holds on this host")
     sub.add_parser("demo", help="run hello world in every runtime this host has")
 
+    functions = sub.add_parser("functions", help="the Nuclio functions (functions/<runtime>/function.yaml)")
+    functions.add_argument("action", choices=["render"])
+
+    images = sub.add_parser("images", help="the runtime images (runtimes/<runtime>/Dockerfile)")
+    images.add_argument("action", choices=["render", "build"])
+    images.add_argument("runtimes", nargs="*", help="default: all")
+    images.add_argument("--base", help="the base image (default debian:bookworm-slim)")
+
     args = parser.parse_args(argv)
-    return {"run": _run, "runtimes": _runtimes, "selftest": _selftest, "demo": _demo}[args.command](args)
+    commands = {
+        "run": _run,
+        "runtimes": _runtimes,
+        "selftest": _selftest,
+        "demo": _demo,
+        "functions": _functions,
+        "images": _images,
+    }
+    return commands[args.command](args)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -122,6 +138,34 @@ def _demo(args: argparse.Namespace) -> int:
         print(
             f"{runtime.name:<11} {runtime.toolchain_version:<10} {result.status:<14} {result.meta.elapsed_ms:>7.1f} ms  {out}"
         )
+    return 0
+
+
+def _functions(args: argparse.Namespace) -> int:
+    from .catalogue import Catalogue
+    from .functions import render_all
+
+    for path in render_all(Catalogue.load()):
+        print(f"wrote {path}")
+    return 0
+
+
+def _images(args: argparse.Namespace) -> int:
+    from .catalogue import Catalogue, UnknownRuntime
+    from .images import DockerUnavailable, build, render_all, select
+
+    catalogue = Catalogue.load()
+    if args.action == "render":
+        for path in render_all(catalogue):
+            print(f"wrote {path}")
+        return 0
+    try:
+        built = build(select(catalogue, args.runtimes), base=args.base)
+    except (DockerUnavailable, UnknownRuntime, RuntimeError) as exc:
+        print(f"codering-x: {exc}", file=sys.stderr)
+        return 1
+    for name, tag in built.items():
+        print(f"{name:<11} {tag}")
     return 0
 
 

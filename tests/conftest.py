@@ -7,7 +7,6 @@ import pytest
 from codering_x.catalogue import Catalogue
 from codering_x.engine import Engine
 from codering_x.models import RunRequest, RunResult
-from codering_x.sandbox.uidpool import processes_of_uid
 
 ALL_RUNTIMES = ["bash", "c", "cpp", "go", "java", "javascript", "php", "python", "ruby", "rust"]
 
@@ -39,6 +38,5 @@ def run(engine: Engine):
 def no_leftovers(engine: Engine):
     """After the test, no process of any sandbox uid may remain."""
     yield
-    pool = engine.sandbox.uids
-    left = {uid: p for uid in range(pool.first, pool.first + pool.size) if (p := processes_of_uid(uid))}
+    left = engine.sandbox.uids.leftovers()
     assert not left, f"sandbox processes left behind: {left}"

@@ -20,11 +20,10 @@ from pathlib import Path
 CLEAN, BUSY = b"clean", b"busy\n"
 
 
-def processes_of_uid(uid: int) -> list[int]:
-    """Pids whose real uid is `uid`, read from /proc/PID/status (the owner of /proc/PID
-    itself turns to root when a process makes itself non-dumpable)."""
-    pids = []
-    wanted = f"Uid:\t{uid}\t".encode()
+def processes_by_uid() -> dict[int, list[int]]:
+    """Every live pid, grouped by real uid, read from /proc/PID/status (the owner of
+    /proc/PID itself turns to root when a process makes itself non-dumpable)."""
+    found: dict[int, list[int]] = {}
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
@@ -33,9 +32,15 @@ def processes_of_uid(uid: int) -> list[int]:
                 status = f.read(1024)
         except OSError:
             continue
-        if wanted in status:
-            pids.append(int(name))
-    return pids
+        start = status.find(b"\nUid:\t") + 6
+        if start >= 6:
+            uid = int(status[start : status.index(b"\t", start)])
+            found.setdefault(uid, []).append(int(name))
+    return found
+
+
+def processes_of_uid(uid: int) -> list[int]:
+    return processes_by_uid().get(uid, [])
 
 
 class UidPoolExhausted(RuntimeError):
@@ -79,6 +84,15 @@ class UidPool:
         if clean:
             with self._mutex:
                 self._recent.append(uid)
+
+    def leftovers(self) -> dict[int, list[int]]:
+        """Processes still owned by uids that no run holds (in any worker): a leak if not empty."""
+        found = {}
+        for uid, pids in processes_by_uid().items():
+            if self.first <= uid < self.first + self.size and self._try_lock(uid):
+                self._unlock(uid)
+                found[uid] = pids
+        return found
 
     def _try_lock(self, uid: int) -> bool:
         with self._mutex:

@@ -1,0 +1,101 @@
+"""The Nuclio entry points: `init_context(context)` and `handler(context, event)`.
+
+Each Nuclio function serves one runtime, named by CODERING_RUNTIME in its function.yaml.
+The same handler runs in every mode: under Nuclio's processor, and under our own worker
+(embedded and docker modes). It always returns a `nuclio_sdk.Response` with a JSON body:
+never a bare list (Nuclio would take it for a batch), header values strings only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import traceback
+from typing import Any
+
+import nuclio_sdk
+from pydantic import ValidationError
+
+from .catalogue import Catalogue, Runtime, UnknownRuntime
+from .engine import Engine, RequestError
+from .models import ErrorDetail, ErrorResponse, RunRequest
+from .sandbox import Sandbox
+
+RUNTIME_ENV = "CODERING_RUNTIME"
+
+
+def init_context(context: Any) -> None:
+    """Load this function's runtime and prove the sandbox holds (fail closed: a failed
+    self-test raises, and Nuclio's processor refuses to come up)."""
+    name = os.environ.get(RUNTIME_ENV)
+    if not name:
+        raise RuntimeError(f"{RUNTIME_ENV} is not set: the function does not know its runtime")
+    catalogue = Catalogue.load()
+    runtime = catalogue.get(name)
+    if not runtime.available:
+        raise RuntimeError(f"runtime {runtime.name}: missing {', '.join(runtime.missing_tools)}")
+    engine = Engine(catalogue, Sandbox.create())
+    context.user_data.engine = engine
+    context.user_data.runtime = runtime
+    context.logger.info_with(
+        "codering-x ready",
+        runtime=runtime.name,
+        version=runtime.toolchain_version,
+        **_strings(engine.sandbox.describe()),
+    )
+
+
+def handler(context: Any, event: Any) -> nuclio_sdk.Response:
+    engine: Engine = context.user_data.engine
+    own: Runtime = context.user_data.runtime
+    try:
+        request = RunRequest.model_validate(_decode_body(event.body))
+        try:
+            asked = engine.catalogue.get(request.runtime).name
+        except UnknownRuntime as exc:
+            raise RequestError("unknown_runtime", str(exc), {"known": exc.known}) from exc
+        if asked != own.name:
+            raise RequestError(
+                "wrong_runtime",
+                f"this function runs {own.name!r}, not {request.runtime!r}",
+                {"runtime": own.name, "requested": request.runtime},
+            )
+        result = engine.run(request)
+    except ValidationError as exc:
+        return error_response(400, "invalid_request", "the request does not match the RunRequest schema", _errors(exc))
+    except RequestError as exc:
+        return error_response(400, exc.code, exc.message, exc.details)
+    except Exception as exc:  # our fault: a structured 500, the traceback only in our logs
+        context.logger.error_with("run failed", error=repr(exc), traceback=traceback.format_exc())
+        return error_response(500, "internal_error", f"the run failed inside codering-x: {type(exc).__name__}")
+    return json_response(200, result.model_dump_json())
+
+
+def _decode_body(body: Any) -> Any:
+    """Nuclio hands the body over as bytes, or already decoded when the content type is
+    exactly application/json."""
+    if isinstance(body, dict):
+        return body
+    if isinstance(body, bytes | bytearray | str):
+        try:
+            return json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise RequestError("invalid_json", f"the body is not valid JSON: {exc}") from exc
+    raise RequestError("invalid_json", "the body must be a JSON object")
+
+
+def _errors(exc: ValidationError) -> list[dict[str, Any]]:
+    return [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors(include_url=False)]
+
+
+def _strings(values: dict[str, object]) -> dict[str, str]:
+    return {k: str(v) for k, v in values.items()}
+
+
+def json_response(status: int, body: str) -> nuclio_sdk.Response:
+    return nuclio_sdk.Response(body=body, headers={}, content_type="application/json", status_code=status)
+
+
+def error_response(status: int, code: str, message: str, details: Any = None) -> nuclio_sdk.Response:
+    payload = ErrorResponse(error=ErrorDetail(code=code, message=message, details=details))
+    return json_response(status, payload.model_dump_json())
