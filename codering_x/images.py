@@ -9,7 +9,9 @@ tini, this package, the exec helper), then adds the toolchain from Debian's pack
 from __future__ import annotations
 
 import json
+import os
 import sys
+from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
@@ -36,9 +38,13 @@ RUN gcc -O2 -Wall -static -o /sbexec /src/sbexec.c
 FROM ${{BASE}}
 # Nuclio's build runs `python -m pip install ...` into the system Python.
 ENV DEBIAN_FRONTEND=noninteractive PIP_BREAK_SYSTEM_PACKAGES=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \\
-    PYTHONDONTWRITEBYTECODE=1
+    PIP_CERT=/etc/ssl/certs/ca-certificates.crt PYTHONDONTWRITEBYTECODE=1
+# Extra CA certificates (PEM) for networks whose TLS proxy re-signs PyPI: see README.
+ARG EXTRA_CA_CERTS=""
 RUN apt-get update && apt-get install -y --no-install-recommends \\
       python3 python3-pip python-is-python3 tini libseccomp2 ca-certificates \\
+ && if [ -n "$EXTRA_CA_CERTS" ]; then printf '%s\\n' "$EXTRA_CA_CERTS" > /usr/local/share/ca-certificates/extra.crt \\
+      && update-ca-certificates; fi \\
  && rm -rf /var/lib/apt/lists/*
 {toolchain}COPY pyproject.toml README.md /opt/codering-x/src/
 COPY codering_x /opt/codering-x/src/codering_x
@@ -47,8 +53,9 @@ COPY runtimes /opt/codering-x/runtimes
 COPY --from=helper /sbexec /usr/local/lib/codering-x/sbexec
 # No setuid or setgid binary may remain: a sandboxed run must have nothing to escalate with.
 RUN find / -xdev -type f -perm /6000 -exec chmod a-s {{}} + ; ! find / -xdev -type f -perm /6000 | grep -q .
+# TINI_SUBREAPER: tini reaps orphans even when `docker run --init` makes it PID 1's child.
 ENV CODERING_RUNTIME={name} CODERING_RUNTIMES_DIR=/opt/codering-x/runtimes \\
-    CODERING_SBEXEC=/usr/local/lib/codering-x/sbexec
+    CODERING_SBEXEC=/usr/local/lib/codering-x/sbexec TINI_SUBREAPER=1
 LABEL codering.runtime={name}
 EXPOSE 8080
 ENTRYPOINT ["/usr/bin/tini", "--"]
@@ -103,19 +110,25 @@ def build(
     for runtime in runtimes:
         tag = image_name(runtime)
         print(f"==> building {tag}", file=out, flush=True)
+        buildargs = {"EXTRA_CA_CERTS": extra_ca_certs()}
+        if base:
+            buildargs["BASE"] = base
         stream = client.api.build(
             path=str(ROOT),
             dockerfile=f"runtimes/{runtime.name}/Dockerfile",
             tag=tag,
-            buildargs={"BASE": base} if base else None,
+            buildargs=buildargs,
             rm=True,
             forcerm=True,
             decode=True,
         )
+        recent: deque[str] = deque(maxlen=25)  # the build's last lines, shown when it fails
         for chunk in stream:
             if "error" in chunk:
-                raise RuntimeError(f"building {tag} failed: {chunk['error'].strip()}")
+                tail = "".join(recent)
+                raise RuntimeError(f"building {tag} failed: {chunk['error'].strip()}\n--- last output ---\n{tail}")
             text = chunk.get("stream", "")
+            recent.append(text)
             if text.startswith("Step "):
                 print(f"    [{runtime.name}] {text.strip()}", file=out, flush=True)
             elif "status" in chunk and "id" not in chunk:
@@ -123,6 +136,15 @@ def build(
         built[runtime.name] = tag
         print(f"==> built {tag}", file=out, flush=True)
     return built
+
+
+def extra_ca_certs() -> str:
+    """PEM certificates the builds must trust besides Debian's: the files in
+    CODERING_EXTRA_CA_DIR, by default the host's own additions (/usr/local/share/ca-certificates)."""
+    directory = Path(os.environ.get("CODERING_EXTRA_CA_DIR", "/usr/local/share/ca-certificates"))
+    if not directory.is_dir():
+        return ""
+    return "".join(p.read_text() for p in sorted(directory.glob("*.crt")))
 
 
 def select(catalogue: Catalogue, names: list[str]) -> list[Runtime]:
