@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test toolchains lint format bench-engine clean
+.PHONY: run test toolchains images lint format bench-engine clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ test: toolchains $(STAMP)
 	$(BIN)/ruff check codering_x tests bench
 	$(BIN)/ruff format --check codering_x tests bench
 	$(BIN)/pytest -q
+
+## images: build the ten runtime images (needs a Docker engine)
+images: $(STAMP)
+	$(BIN)/codering-x images build
 
 lint: $(STAMP)
 	$(BIN)/ruff check codering_x tests bench
