@@ -32,6 +32,21 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("selftest", help="prove the sandbox holds on this host")
     sub.add_parser("demo", help="run hello world in every runtime this host has")
 
+    serve = sub.add_parser("serve", help="the dispatcher, with worker processes for every runtime here")
+    serve.add_argument("--config", help="a YAML file (README: Configuration); CODERING_* variables override it")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--workers-per-runtime", type=int, default=None)
+    serve.add_argument("--runtimes", nargs="*", default=None, help="default: every runtime this host has")
+
+    worker = sub.add_parser("worker", help="serve one runtime's Nuclio handler over HTTP")
+    worker.add_argument("--runtime", required=True)
+    worker.add_argument("--host", default="127.0.0.1")
+    worker.add_argument("--port", type=int, default=0, help="0: any free port (printed on start-up)")
+    worker.add_argument("--concurrency", type=int, default=4, help="runs at once")
+    worker.add_argument("--name", help="how the dispatcher reports this worker (default RUNTIME-PID)")
+    worker.add_argument("--fault", help="tests only: stall:MS[:EVERY], error[:EVERY], close[:EVERY], hang[:EVERY]")
+
     functions = sub.add_parser("functions", help="the Nuclio functions (functions/<runtime>/function.yaml)")
     functions.add_argument("action", choices=["render"])
 
@@ -47,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         "selftest": _selftest,
         "demo": _demo,
         "functions": _functions,
+        "worker": _worker,
+        "serve": _serve,
         "images": _images,
     }
     return commands[args.command](args)
@@ -139,6 +156,25 @@ def _demo(args: argparse.Namespace) -> int:
             f"{runtime.name:<11} {runtime.toolchain_version:<10} {result.status:<14} {result.meta.elapsed_ms:>7.1f} ms  {out}"
         )
     return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .dispatcher.config import Settings
+    from .embedded import main as serve_main
+
+    settings = Settings.load(args.config, host=args.host, port=args.port)
+    embedded = settings.embedded.model_copy(
+        update={
+            k: v for k, v in {"workers_per_runtime": args.workers_per_runtime, "runtimes": args.runtimes}.items() if v
+        }
+    )
+    return serve_main(settings.model_copy(update={"embedded": embedded}))
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from .worker import main as worker_main
+
+    return worker_main(args.runtime, args.host, args.port, args.concurrency, args.name, args.fault)
 
 
 def _functions(args: argparse.Namespace) -> int:

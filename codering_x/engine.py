@@ -28,7 +28,7 @@ from .models import (
     Status,
     TestResult,
 )
-from .sandbox import Box, ProcessLimits, ProcessResult, Sandbox
+from .sandbox import Box, Cancel, ProcessLimits, ProcessResult, Sandbox
 from .selftest import SelfTestResult, run_self_test
 
 LIMIT_STATUS: dict[str, Status] = {
@@ -57,6 +57,10 @@ LIMIT_HINTS: tuple[tuple[str, LimitName], ...] = (
     ("EAGAIN", "processes"),
     ("File too large", "file_size"),
 )
+
+
+class Cancelled(Exception):
+    """The run was cancelled (its client went away); every process of it is dead."""
 
 
 class RequestError(ValueError):
@@ -115,7 +119,8 @@ class Engine:
         return PreparedRun(runtime, limits, files, entry)
 
     # -- the lifecycle -------------------------------------------------------------------
-    def run(self, request: RunRequest) -> RunResult:
+    def run(self, request: RunRequest, cancel: Cancel | None = None) -> RunResult:
+        """Run a request to its result; raise Cancelled if `cancel` fires first."""
         started = time.perf_counter()
         prepared = self.prepare(request)
         runtime = prepared.runtime
@@ -128,7 +133,7 @@ class Engine:
             for name, data in prepared.files:
                 box.write_file(name, data)
             if runtime.compile is not None:
-                result.compile = self._stage(box, prepared, runtime.compile, runtime.compile_limits, b"", [])
+                result.compile = self._stage(box, prepared, runtime.compile, runtime.compile_limits, b"", [], cancel)
                 if result.compile.status != "ok":
                     result.status = "internal_error" if result.compile.status == "internal_error" else "compile_error"
                     result.meta = Meta(elapsed_ms=_ms_since(started))
@@ -136,7 +141,7 @@ class Engine:
             if request.tests:
                 for index, test in enumerate(request.tests):
                     args = request.args if test.args is None else test.args
-                    stage = self._stage(box, prepared, runtime.run, prepared.limits, test.stdin.encode(), args)
+                    stage = self._stage(box, prepared, runtime.run, prepared.limits, test.stdin.encode(), args, cancel)
                     status = stage.status
                     if status == "ok" and not matches(stage.stdout, test.expected_stdout, test.compare, test.tolerance):
                         status = "wrong_answer"
@@ -154,7 +159,7 @@ class Engine:
                 result.status = failed[0] if failed else "ok"
             else:
                 result.run = self._stage(
-                    box, prepared, runtime.run, prepared.limits, request.stdin.encode(), request.args
+                    box, prepared, runtime.run, prepared.limits, request.stdin.encode(), request.args, cancel
                 )
                 result.status = result.run.status
         result.meta = Meta(elapsed_ms=_ms_since(started))
@@ -168,6 +173,7 @@ class Engine:
         limits: ResolvedLimits,
         stdin: bytes,
         args: list[str],
+        cancel: Cancel | None,
     ) -> StageResult:
         runtime = prepared.runtime
         workdir = str(box.workdir)
@@ -176,7 +182,9 @@ class Engine:
         if command is runtime.run:
             argv += args
         env = runtime.environment(command, prepared.entry, workdir, limits.memory_mb)
-        process = box.run(argv, env, self._process_limits(runtime, limits), stdin)
+        process = box.run(argv, env, self._process_limits(runtime, limits), stdin, cancel)
+        if process.cancelled:
+            raise Cancelled()
         return self._stage_result(runtime, process)
 
     @staticmethod

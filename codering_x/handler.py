@@ -17,9 +17,9 @@ import nuclio_sdk
 from pydantic import ValidationError
 
 from .catalogue import Catalogue, Runtime, UnknownRuntime
-from .engine import Engine, RequestError
+from .engine import Cancelled, Engine, RequestError
 from .models import ErrorDetail, ErrorResponse, RunRequest
-from .sandbox import Sandbox
+from .sandbox import Cancel, Sandbox
 
 RUNTIME_ENV = "CODERING_RUNTIME"
 
@@ -46,6 +46,12 @@ def init_context(context: Any) -> None:
 
 
 def handler(context: Any, event: Any) -> nuclio_sdk.Response:
+    return handle(context, event)
+
+
+def handle(context: Any, event: Any, cancel: Cancel | None = None) -> nuclio_sdk.Response:
+    """The handler, with a cancellation our own worker fires when its client disconnects
+    (Nuclio's processor has none: it restarts the wrapper on eventTimeout instead)."""
     engine: Engine = context.user_data.engine
     own: Runtime = context.user_data.runtime
     try:
@@ -60,7 +66,10 @@ def handler(context: Any, event: Any) -> nuclio_sdk.Response:
                 f"this function runs {own.name!r}, not {request.runtime!r}",
                 {"runtime": own.name, "requested": request.runtime},
             )
-        result = engine.run(request)
+        result = engine.run(request, cancel)
+        result.meta.worker = str(context.worker_id) if context.worker_id is not None else None
+    except Cancelled:
+        return error_response(499, "cancelled", "the client went away; the run was killed")
     except ValidationError as exc:
         return error_response(400, "invalid_request", "the request does not match the RunRequest schema", _errors(exc))
     except RequestError as exc:

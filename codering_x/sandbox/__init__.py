@@ -15,15 +15,24 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .box import Box
+from .box import Box, kill_uid
 from .cgroups import CgroupManager
 from .helper import helper_path
 from .landlock import landlock_abi
-from .limits import LimitName, ProcessLimits, ProcessResult
+from .limits import Cancel, LimitName, ProcessLimits, ProcessResult
 from .seccomp import build_filter_bpf
 from .uidpool import UidPool, UidPoolExhausted
 
-__all__ = ["Box", "LimitName", "ProcessLimits", "ProcessResult", "Sandbox", "SandboxError", "UidPoolExhausted"]
+__all__ = [
+    "Box",
+    "Cancel",
+    "LimitName",
+    "ProcessLimits",
+    "ProcessResult",
+    "Sandbox",
+    "SandboxError",
+    "UidPoolExhausted",
+]
 
 PR_SET_CHILD_SUBREAPER = 36
 # Trees a sandboxed process may read and execute; everything else is invisible under Landlock.
@@ -72,13 +81,14 @@ class Sandbox:
         os.replace(tmp, seccomp_path)  # 0600 root: the helper reads it before dropping root
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans of a run become ours to reap
+        helper = helper_path()
         return cls(
             root=root,
-            helper=helper_path(),
+            helper=helper,
             seccomp_path=seccomp_path,
             landlock_abi=landlock_abi(),
             cgroups=CgroupManager.probe(),
-            uids=UidPool(root / "uids", uid_first, uid_count),
+            uids=UidPool(root / "uids", uid_first, uid_count, reclaim=lambda uid: kill_uid(helper, uid)),
         )
 
     def box(self) -> Box:

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .limits import LimitName, ProcessLimits, ProcessResult
+from .limits import Cancel, LimitName, ProcessLimits, ProcessResult
 from .supervise import Stream, drain, supervise, wait_exit
 from .uidpool import processes_of_uid
 
@@ -55,7 +55,14 @@ class Box:
                 os.chown(self.workdir / parent, self.uid, self.uid, follow_symlinks=False)
 
     # -- running -----------------------------------------------------------------------
-    def run(self, argv: list[str], env: dict[str, str], limits: ProcessLimits, stdin: bytes = b"") -> ProcessResult:
+    def run(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        limits: ProcessLimits,
+        stdin: bytes = b"",
+        cancel: Cancel | None = None,
+    ) -> ProcessResult:
         """Run one confined process in the box and return what it did."""
         self._ran = True
         sb = self.sandbox
@@ -86,7 +93,8 @@ class Box:
             os.close(fd)
         try:
             deadline = started + limits.wall_time_ms / 1000
-            sup = supervise(pid, in_w if stdin else None, stdin, out_r, err_r, st_r, deadline, out, err)
+            cancel_fd = cancel.fileno() if cancel is not None else None
+            sup = supervise(pid, in_w if stdin else None, stdin, out_r, err_r, st_r, deadline, out, err, cancel_fd)
             if not stdin:
                 os.close(in_w)
             if not sup.exited:
@@ -130,6 +138,8 @@ class Box:
             limit = "file_size"
         elif counters and after and after.pids_max_hits > counters.pids_max_hits:
             limit = "processes"
+        if sup.cancelled:
+            return ProcessResult(None, None, b"", b"", False, False, cpu_ms, wall_ms, memory_kb, cancelled=True)
         if limit in ("wall", "output"):
             sig = None if sig == signal.SIGTERM else sig  # our stop, not the program's death
         return ProcessResult(
@@ -184,12 +194,7 @@ class Box:
         if self.cgroups is None or not self.cgroups.kill_all():
             # Always, not only when a scan finds something: a process can hide from /proc
             # scans by making itself non-dumpable; kill(-1) as the uid still reaches it.
-            pid = os.posix_spawn(
-                str(self.sandbox.helper),
-                [str(self.sandbox.helper), "-u", str(self.uid), "-g", str(self.uid), "-K"],
-                {},
-            )
-            os.waitpid(pid, 0)
+            kill_uid(self.sandbox.helper, self.uid)
         end = time.monotonic() + timeout
         while True:
             left = processes_of_uid(self.uid)
@@ -220,6 +225,12 @@ def _read_all(fd: int) -> bytes:
         return os.read(fd, 4096)
     except BlockingIOError:
         return b""
+
+
+def kill_uid(helper: Path, uid: int) -> None:
+    """SIGKILL every process of `uid`, from a helper that has become that uid."""
+    pid = os.posix_spawn(str(helper), [str(helper), "-u", str(uid), "-g", str(uid), "-K"], {})
+    os.waitpid(pid, 0)
 
 
 def _usage(report: str) -> tuple[int, int] | None:

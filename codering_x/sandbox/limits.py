@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Literal
 
@@ -23,6 +24,34 @@ class ProcessLimits:
     address_space_mb: int | None = None  # RLIMIT_AS: only for runtimes that reserve little
 
 
+class Cancel:
+    """A cancellation any thread can fire and a supervisor can select on: the run it is
+    given to is killed at once (the loser of a hedge must stop burning CPU)."""
+
+    def __init__(self) -> None:
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._write, False)
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        if not self.cancelled:
+            self.cancelled = True
+            os.write(self._write, b"x")
+
+    def fileno(self) -> int:
+        return self._read
+
+    def close(self) -> None:
+        os.close(self._read)
+        os.close(self._write)
+
+    def __enter__(self) -> Cancel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 @dataclass
 class ProcessResult:
     exit_code: int | None
@@ -36,3 +65,4 @@ class ProcessResult:
     memory_kb: int
     limit: LimitName | None = None
     error: str | None = None  # the sandbox itself failed: never the learner's fault
+    cancelled: bool = False  # stopped by a Cancel: nobody waits for this result

@@ -204,11 +204,14 @@ int main(int argc, char **argv) {
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_term; /* no SA_RESTART: wait4 returns EINTR */
     if (sigaction(SIGTERM, &sa, NULL)) die("sigaction");
+    /* If the worker dies, so does the run (after setuid: a credential change clears it). */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0)) die("pdeathsig");
     if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) die("subreaper");
     pid_t child = fork();
     if (child < 0) die("fork");
     if (child == 0) {
         signal(SIGTERM, SIG_DFL);
+        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0); /* and if the helper dies, the payload */
         execv(argv[optind], &argv[optind]);
         die(argv[optind]);
     }

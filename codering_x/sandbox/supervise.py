@@ -39,6 +39,7 @@ class Supervision:
     exited: bool = False
     timed_out: bool = False
     overflowed: bool = False
+    cancelled: bool = False
     status: bytes = b""  # what the helper reported on its status pipe
 
 
@@ -52,6 +53,7 @@ def supervise(
     deadline: float,
     out: Stream,
     err: Stream,
+    cancel_fd: int | None = None,
 ) -> Supervision:
     """Run the loop until the child exits, the deadline passes or a stream overflows.
 
@@ -62,6 +64,8 @@ def supervise(
     pidfd = os.pidfd_open(pid)
     sel.register(pidfd, selectors.EVENT_READ, "exit")
     sel.register(status_fd, selectors.EVENT_READ, "status")
+    if cancel_fd is not None:
+        sel.register(cancel_fd, selectors.EVENT_READ, "cancel")
     for fd, stream in ((out_fd, out), (err_fd, err)):
         os.set_blocking(fd, False)
         sel.register(fd, selectors.EVENT_READ, stream)
@@ -78,6 +82,8 @@ def supervise(
             for key, _ in sel.select(timeout=remaining):
                 if key.data == "exit":
                     sup.exited = True
+                elif key.data == "cancel":
+                    sup.cancelled = True
                 elif key.data == "status":
                     chunk = os.read(status_fd, 4096)
                     sup.status += chunk
@@ -100,7 +106,7 @@ def supervise(
                     key.data.take(chunk)
                     if key.data.truncated:
                         sup.overflowed = True
-            if sup.overflowed:
+            if sup.overflowed or sup.cancelled:
                 break
     finally:
         sel.close()

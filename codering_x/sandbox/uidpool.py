@@ -15,6 +15,7 @@ import os
 import random
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 CLEAN, BUSY = b"clean", b"busy\n"
@@ -48,8 +49,11 @@ class UidPoolExhausted(RuntimeError):
 
 
 class UidPool:
-    def __init__(self, lock_dir: Path, first: int = 60000, size: int = 256) -> None:
+    def __init__(
+        self, lock_dir: Path, first: int = 60000, size: int = 256, reclaim: Callable[[int], None] | None = None
+    ) -> None:
         self.first, self.size = first, size
+        self._reclaim = reclaim  # kills every process of a uid: for runs of a worker that died
         self._lock_dir = lock_dir
         lock_dir.mkdir(mode=0o700, exist_ok=True)
         self._held: dict[int, int] = {}  # uid -> fd of its lock file
@@ -66,7 +70,7 @@ class UidPool:
             for uid in recent + [self.first + (start + i) % self.size for i in range(self.size)]:
                 if self._try_lock(uid):
                     fd = self._held[uid]
-                    if os.pread(fd, 5, 0) == CLEAN or not processes_of_uid(uid):
+                    if os.pread(fd, 5, 0) == CLEAN or self._emptied(uid):
                         os.pwrite(fd, BUSY, 0)
                         with self._mutex:
                             if uid in self._recent:
@@ -76,6 +80,16 @@ class UidPool:
             if time.monotonic() > deadline:
                 raise UidPoolExhausted(f"all {self.size} sandbox uids are busy")
             time.sleep(0.01)
+
+    def _emptied(self, uid: int) -> bool:
+        """True when `uid` owns no process, after killing what a dead holder left behind
+        (we hold its lock, so no live run can own those processes)."""
+        if not processes_of_uid(uid):
+            return True
+        if self._reclaim is not None:
+            self._reclaim(uid)
+            return not processes_of_uid(uid)
+        return False
 
     def release(self, uid: int, clean: bool) -> None:
         """Give a uid back; `clean` promises that no process of it remains."""

@@ -1,0 +1,83 @@
+"""The dispatcher's configuration: one YAML file, then CODERING_* environment variables on
+top (nested keys with `__`, e.g. CODERING_HEDGE__DELAY_MS=20), validated by pydantic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class HedgeConfig(_Section):
+    fanout: int = Field(2, ge=1, le=4, description="workers each request is sent to")
+    delay_ms: int = Field(0, ge=0, description="wait before the second send; 0 sends to both at once")
+    max_attempts: int = Field(4, ge=1, description="sends per request, retries included")
+    attempt_timeout_s: float = Field(60.0, gt=0, description="one worker's time to answer")
+    deadline_s: float = Field(90.0, gt=0, description="a request's whole time; past it: 504")
+
+
+class HealthConfig(_Section):
+    interval_s: float = Field(2.0, gt=0, description="active /healthz probe period")
+    timeout_s: float = Field(1.0, gt=0)
+    backoff_initial_s: float = Field(0.5, gt=0, description="a failed worker gets no traffic this long")
+    backoff_max_s: float = Field(10.0, gt=0)
+
+
+class StaticWorker(_Section):
+    runtime: str
+    url: str
+    name: str | None = None
+
+
+class DiscoveryConfig(_Section):
+    kind: Literal["local", "static", "docker", "kubernetes"] = "local"
+    static: list[StaticWorker] = Field(default_factory=list, description="kind=static: the workers")
+
+
+class EmbeddedConfig(_Section):
+    workers_per_runtime: int = Field(2, ge=1)
+    concurrency: int = Field(4, ge=1, description="runs at once per worker process")
+    runtimes: list[str] = Field(default_factory=list, description="empty: every runtime this host has")
+    respawn_backoff_max_s: float = Field(10.0, gt=0)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CODERING_", env_nested_delimiter="__", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    max_body_bytes: int = Field(8 << 20, gt=0, description="past it: 413")
+    body_timeout_s: float = Field(10.0, gt=0, description="time to receive a request body; past it: 408")
+    max_in_flight_per_runtime: int = Field(64, ge=1, description="past it: 429 with Retry-After")
+    cors_origins: list[str] = Field(default_factory=list, description='browser origins allowed, or ["*"]')
+    token: str | None = Field(None, description="when set, /v1/* needs 'Authorization: Bearer <token>'")
+    runtimes: list[str] = Field(default_factory=list, description="what /readyz waits for (empty: what is found)")
+    hedge: HedgeConfig = Field(default_factory=HedgeConfig)
+    health: HealthConfig = Field(default_factory=HealthConfig)
+    discovery: DiscoveryConfig = Field(default_factory=DiscoveryConfig)
+    embedded: EmbeddedConfig = Field(default_factory=EmbeddedConfig)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return env_settings, init_settings  # the environment overrides the file
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, **overrides: Any) -> Settings:
+        """Read the YAML file (if any), apply the environment, then explicit overrides (CLI flags)."""
+        data = yaml.safe_load(Path(path).read_text()) or {} if path else {}
+        settings = cls(**data)
+        return settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,144 @@
+"""Hedged execution: every request goes to two workers, the first good answer wins.
+
+An answer is any well-formed reply, whatever the learner's program did (a compile error
+or a time limit is an answer). A transport failure, a 5xx, a timeout or a malformed body
+is not: that worker is marked down, and another is sent the request in its place, within a
+bounded number of sends and a deadline. The losers' connections are closed, which makes
+their workers kill the runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from ..models import Status
+from .config import HedgeConfig
+from .metrics import Metrics
+from .pool import Registry, WorkerState
+
+log = logging.getLogger("codering_x.dispatcher")
+STATUSES = set(Status.__args__)  # type: ignore[attr-defined]
+
+
+@dataclass
+class Outcome:
+    """What the dispatcher answers: an HTTP status and a JSON body."""
+
+    status: int
+    body: dict[str, Any]
+    worker: str | None = None
+
+
+class WorkerFailed(Exception):
+    """Not an answer: the worker, not the request, is at fault."""
+
+
+class Hedger:
+    def __init__(self, registry: Registry, session: aiohttp.ClientSession, config: HedgeConfig, metrics: Metrics):
+        self.registry, self.session, self.config, self.metrics = registry, session, config, metrics
+
+    async def dispatch(self, runtime: str, body: bytes, request_id: str) -> Outcome:
+        started = time.monotonic()
+        deadline = started + self.config.deadline_s
+        tried: set[str] = set()
+        running: dict[asyncio.Task, tuple[WorkerState, int]] = {}
+        failures: list[str] = []
+
+        def launch() -> bool:
+            if len(tried) >= self.config.max_attempts:
+                return False
+            worker = self.registry.pick(runtime, tried)
+            if worker is None:
+                return False
+            tried.add(worker.name)
+            if len(tried) > self.config.fanout:
+                self.metrics.retries.labels(runtime).inc()
+            task = asyncio.create_task(self._send(worker, body, request_id, deadline))
+            running[task] = (worker, len(tried))
+            return True
+
+        launch()
+        hedge_due = started + self.config.delay_ms / 1000
+        try:
+            while running:
+                now = time.monotonic()
+                want_more = len(running) < self.config.fanout
+                if want_more and now >= hedge_due and launch():
+                    continue
+                wake = hedge_due if want_more and now < hedge_due else deadline
+                done, _ = await asyncio.wait(running, timeout=max(wake - now, 0), return_when=asyncio.FIRST_COMPLETED)
+                if not done and time.monotonic() >= deadline:
+                    break
+                for task in done:
+                    worker, position = running.pop(task)
+                    try:
+                        status, payload = task.result()
+                    except WorkerFailed as exc:
+                        failures.append(f"{worker.name}: {exc}")
+                        self.registry.failed(worker)
+                        self.metrics.worker_failures.labels(worker.name, runtime).inc()
+                        log.warning("request %s: worker %s failed: %s", request_id, worker.name, exc)
+                        launch()  # in the failed one's place, within the budget
+                        continue
+                    self.registry.succeeded(worker)
+                    self.metrics.hedge_wins.labels(str(position)).inc()
+                    if failures:
+                        self.metrics.fallbacks.labels(runtime).inc()
+                    if isinstance(payload.get("meta"), dict):
+                        payload["meta"].update(
+                            worker=worker.name,
+                            attempts=len(tried),
+                            elapsed_ms=round((time.monotonic() - started) * 1000, 1),
+                        )
+                    return Outcome(status, payload, worker.name)
+        finally:
+            for task in running:
+                task.cancel()  # closes the connection: the worker kills that run
+        if time.monotonic() >= deadline:
+            return error_outcome(504, "deadline", f"no worker answered within {self.config.deadline_s:g} s", failures)
+        if not tried:
+            return error_outcome(503, "no_worker", f"no healthy worker for runtime {runtime!r}; retry shortly")
+        return error_outcome(503, "workers_failed", f"every worker tried for {runtime!r} failed", failures)
+
+    async def _send(self, worker: WorkerState, body: bytes, request_id: str, deadline: float) -> tuple[int, dict]:
+        worker.in_flight += 1
+        timeout = aiohttp.ClientTimeout(
+            total=min(self.config.attempt_timeout_s, max(deadline - time.monotonic(), 0.001))
+        )
+        headers = {"Content-Type": "application/json", "X-Request-Id": request_id}
+        try:
+            async with self.session.post(worker.spec.url, data=body, headers=headers, timeout=timeout) as response:
+                raw = await response.read()
+                status = response.status
+        except TimeoutError as exc:
+            raise WorkerFailed("timed out") from exc
+        except aiohttp.ClientError as exc:
+            raise WorkerFailed(f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            worker.in_flight -= 1
+        if status >= 500:
+            raise WorkerFailed(f"HTTP {status}")
+        try:
+            payload = json.loads(raw)
+        except ValueError as exc:
+            raise WorkerFailed("malformed body (not JSON)") from exc
+        if not isinstance(payload, dict):
+            raise WorkerFailed("malformed body (not an object)")
+        if status == 200 and payload.get("status") not in STATUSES:
+            raise WorkerFailed("malformed body (no run status)")
+        if status != 200 and not isinstance(payload.get("error"), dict):
+            raise WorkerFailed(f"HTTP {status} without an error body")
+        if status == 200 and payload.get("status") == "internal_error":
+            raise WorkerFailed("the worker reported an internal error")
+        return status, payload
+
+
+def error_outcome(status: int, code: str, message: str, details: Any = None) -> Outcome:
+    return Outcome(status, {"error": {"code": code, "message": message, "details": details}})

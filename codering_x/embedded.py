@@ -1,0 +1,150 @@
+"""The embedded default (`codering-x serve`, `make run`): the dispatcher plus, for every
+runtime this host has, a few `codering-x worker` processes on 127.0.0.1, supervised here.
+
+This is the dispatcher's "local" discovery: a worker is registered once it prints the
+port it bound, unregistered when it dies, and respawned with a back-off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+import time
+from collections.abc import Callable
+
+from aiohttp import web
+
+from .catalogue import Catalogue
+from .dispatcher.app import Dispatcher
+from .dispatcher.config import Settings
+from .dispatcher.discovery import StaticDiscovery
+from .dispatcher.pool import Registry, WorkerSpec
+
+log = logging.getLogger("codering_x.serve")
+STARTUP_TIMEOUT_S = 120.0
+HEALTHY_LIFETIME_S = 30.0  # a worker that lived this long resets its slot's back-off
+
+
+class LocalWorkers:
+    """Worker processes on 127.0.0.1, each in a slot that respawns it when it dies."""
+
+    def __init__(
+        self,
+        runtimes: list[str],
+        per_runtime: int,
+        concurrency: int,
+        registry: Registry,
+        changed: Callable[[], None],
+        backoff_max_s: float = 10.0,
+    ) -> None:
+        self.slots = [(r, i) for r in runtimes for i in range(1, per_runtime + 1)]
+        self.concurrency, self.registry, self.changed = concurrency, registry, changed
+        self.backoff_max_s = backoff_max_s
+        self.live: dict[str, WorkerSpec] = {}
+        self.processes: dict[str, asyncio.subprocess.Process] = {}
+        self.respawns = 0
+
+    async def run(self) -> None:
+        await asyncio.gather(*(self._slot(runtime, index) for runtime, index in self.slots))
+
+    def _publish(self) -> None:
+        self.registry.replace("local", list(self.live.values()))
+        self.changed()
+
+    async def _slot(self, runtime: str, index: int) -> None:
+        name = f"{runtime}-{index}"
+        backoff = 0.1
+        while True:
+            started = time.monotonic()
+            try:
+                await self._serve_once(name, runtime)
+            except Exception as exc:  # a worker that cannot start: log, back off, try again
+                log.error("worker %s failed to start: %s", name, exc)
+            self.live.pop(name, None)
+            self._publish()
+            backoff = 0.1 if time.monotonic() - started > HEALTHY_LIFETIME_S else min(backoff * 2, self.backoff_max_s)
+            self.respawns += 1
+            log.warning("worker %s exited; respawning in %.1f s", name, backoff)
+            await asyncio.sleep(backoff)
+
+    async def _serve_once(self, name: str, runtime: str) -> None:
+        argv = [sys.executable, "-m", "codering_x.cli", "worker", "--runtime", runtime, "--name", name,
+                "--host", "127.0.0.1", "--port", "0", "--concurrency", str(self.concurrency)]  # fmt: skip
+        proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE)
+        self.processes[name] = proc
+        try:
+            line = await asyncio.wait_for(proc.stdout.readline(), STARTUP_TIMEOUT_S)
+            if not line.startswith(b"listening "):
+                raise RuntimeError(f"unexpected first line {line[:200]!r} (exit code {proc.returncode})")
+            url = line.split()[1].decode()
+            self.live[name] = WorkerSpec(name, runtime, url)
+            self._publish()
+            await proc.wait()
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+            self.processes.pop(name, None)
+
+    async def stop(self) -> None:
+        for proc in list(self.processes.values()):
+            if proc.returncode is None:
+                proc.terminate()
+        await asyncio.gather(*(p.wait() for p in list(self.processes.values())), return_exceptions=True)
+
+
+async def serve(settings: Settings, ready: Callable[[str], None] | None = None) -> None:
+    """Run the dispatcher (and, for discovery kind `local`, its workers) until SIGINT/SIGTERM."""
+    dispatcher = Dispatcher(settings)
+    await dispatcher.start()
+    runner = web.AppRunner(dispatcher.app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port, backlog=2048)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    discovery_task: asyncio.Task | None = None
+    workers: LocalWorkers | None = None
+    kind = settings.discovery.kind
+    if kind == "local":
+        runtimes = settings.embedded.runtimes or [r.name for r in Catalogue.load().available()]
+        workers = LocalWorkers(
+            runtimes,
+            settings.embedded.workers_per_runtime,
+            settings.embedded.concurrency,
+            dispatcher.registry,
+            dispatcher.workers_changed,
+            settings.embedded.respawn_backoff_max_s,
+        )
+        discovery_task = asyncio.create_task(workers.run())
+    elif kind == "static":
+        discovery_task = asyncio.create_task(
+            StaticDiscovery(settings.discovery.static, dispatcher.registry, dispatcher.workers_changed).run()
+        )
+    else:
+        raise NotImplementedError(f"discovery kind {kind!r} is not available in this release")
+    url = f"http://{host}:{port}"
+    print(f"codering-x dispatcher listening on {url} (discovery: {kind})", flush=True)
+    if ready is not None:
+        ready(url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        if discovery_task is not None:
+            discovery_task.cancel()
+            await asyncio.gather(discovery_task, return_exceptions=True)
+        if workers is not None:
+            await workers.stop()
+        await runner.cleanup()
+        await dispatcher.stop()
+
+
+def main(settings: Settings) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(serve(settings))
+    return 0

@@ -1,0 +1,120 @@
+"""`codering-x worker`: serve the Nuclio handler over HTTP, as Nuclio's processor does for
+its HTTP trigger, for the embedded and docker modes.
+
+Each request becomes a nuclio_sdk.Event (body, headers, method, path) handed to the same
+handler Nuclio runs; its Response becomes the HTTP answer. Up to `concurrency` runs go at
+once, each in a thread (the sandbox launch is synchronous and thread-safe). When a client
+disconnects, its run is cancelled and every process of it killed: the loser of a hedge
+stops burning CPU at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import nuclio_sdk
+from aiohttp import web
+
+from . import handler as nuclio_handler
+from .faults import Fault
+from .sandbox import Cancel
+
+log = logging.getLogger("codering_x.worker")
+
+
+def nuclio_context(worker_id: str) -> nuclio_sdk.Context:
+    """A context like the one Nuclio's wrapper builds: a JSON logger on stderr, user_data."""
+    logger = nuclio_sdk.Logger(logging.INFO, name=f"codering-x.worker.{worker_id}")
+    logger.set_handler("default", sys.stderr, nuclio_sdk.logger.JSONFormatter())
+    platform = nuclio_sdk.Platform("local", namespace="codering-x")
+    return nuclio_sdk.Context(logger, platform, worker_id, nuclio_sdk.TriggerInfo("http", "http"))
+
+
+class Worker:
+    def __init__(self, runtime: str, name: str, concurrency: int, fault: Fault | None = None) -> None:
+        os.environ[nuclio_handler.RUNTIME_ENV] = runtime
+        self.name = name
+        self.context = nuclio_context(name)
+        nuclio_handler.init_context(self.context)  # loads the runtime, runs the self-test
+        self.runtime = self.context.user_data.runtime
+        self.threads = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="run")
+        self.concurrency = concurrency
+        self.in_flight = 0
+        self.fault = fault
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=16 << 20)
+        app.router.add_get("/healthz", self.healthz)
+        app.router.add_post("/", self.run)
+        app.router.add_post("/v1/run", self.run)
+        return app
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        body = {"status": "ok", "worker": self.name, "in_flight": self.in_flight, "runtime": self.runtime.describe()}
+        return web.json_response(body)
+
+    async def run(self, request: web.Request) -> web.StreamResponse:
+        if self.fault is not None and self.fault.hits():
+            if self.fault.kind == "error":
+                return web.json_response({"error": {"code": "injected", "message": "fault injected"}}, status=500)
+            if self.fault.kind == "close":
+                if request.transport is not None:
+                    request.transport.close()
+                return web.Response(status=500)
+            await self.fault.stall()
+        event = nuclio_sdk.Event(
+            body=await request.read(),
+            content_type=request.content_type,
+            headers=dict(request.headers),
+            method=request.method,
+            path=request.path,
+            trigger=nuclio_sdk.TriggerInfo("http", "http"),
+        )
+        loop = asyncio.get_running_loop()
+        self.in_flight += 1
+        with Cancel() as cancel:
+            future = loop.run_in_executor(self.threads, nuclio_handler.handle, self.context, event, cancel)
+            try:
+                response = await asyncio.shield(future)
+            except asyncio.CancelledError:  # the client went away: kill the run, then let go
+                cancel.cancel()
+                await asyncio.wait([future])
+                raise
+            finally:
+                self.in_flight -= 1
+        headers = {k: str(v) for k, v in (response.headers or {}).items()}
+        body = response.body if isinstance(response.body, bytes | str) else json.dumps(response.body)
+        return web.Response(
+            body=body.encode() if isinstance(body, str) else body,
+            status=response.status_code,
+            headers={**headers, "Content-Type": response.content_type or "application/json"},
+        )
+
+
+async def serve(worker: Worker, host: str, port: int) -> None:
+    # handler_cancellation: a disconnected client cancels its handler, hence its run
+    runner = web.AppRunner(worker.app(), handler_cancellation=True, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, backlog=1024)
+    await site.start()
+    bound = runner.addresses[0]
+    # The first line of stdout is the contract with `codering-x serve`: it reads the port here.
+    print(f"listening http://{bound[0]}:{bound[1]} runtime={worker.runtime.name} worker={worker.name}", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+        worker.threads.shutdown(wait=False, cancel_futures=True)
+
+
+def main(runtime: str, host: str, port: int, concurrency: int, name: str | None, fault: str | None) -> int:
+    worker = Worker(runtime, name or f"{runtime}-{os.getpid()}", concurrency, Fault.parse(fault) if fault else None)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(worker, host, port))
+    return 0
