@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test toolchains images lint format bench-engine clean
+.PHONY: run test toolchains images lint format bench-engine bench-dispatcher clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,9 +13,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -c "from codering_x.sandbox.helper import build; build()"
 	touch $(STAMP)
 
-## run: start codering-x on the embedded default (for now: the engine demo in every runtime)
+## run: start codering-x on the embedded default: the dispatcher on 127.0.0.1:8000, two workers per runtime
 run: $(STAMP)
-	$(BIN)/codering-x demo
+	$(BIN)/codering-x serve
 
 ## toolchains: install the ten runtimes' toolchains from Debian packages (root; no-op when present)
 toolchains:
@@ -41,6 +41,10 @@ format: $(STAMP)
 ## bench-engine: engine vs the bare interpreter, measured in the same run
 bench-engine: $(STAMP)
 	$(BIN)/python -m bench.engine
+
+## bench-dispatcher: engine vs one worker vs the hedged dispatcher, and a stalling worker
+bench-dispatcher: $(STAMP)
+	$(BIN)/python -m bench.dispatcher
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache codering_x/sandbox/sbexec

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.dispatcher.procs import Procs
+
+
+@pytest.fixture
+def procs(tmp_path, engine):
+    """Real processes, stopped after the test. (`engine` ensures the toolchains are here.)"""
+    started = Procs(tmp=tmp_path)
+    yield started
+    started.stop_all()
+
+
+@pytest.fixture
+def sandbox_uids(engine):
+    pool = engine.sandbox.uids
+    return range(pool.first, pool.first + pool.size)

@@ -1,0 +1,100 @@
+"""Hedging against real worker processes that misbehave the ways real ones do."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from codering_x.sandbox.uidpool import processes_by_uid
+from tests.dispatcher.procs import call
+
+HELLO = {"runtime": "python", "code": "print('hello')"}
+
+
+def living(pids: list[int]) -> list[int]:
+    """The pids that are not zombies (a zombie is dead; init reaps it when it gets to it)."""
+    alive = []
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] != "Z":
+                    alive.append(pid)
+        except OSError:
+            pass
+    return alive
+
+
+def test_the_fast_worker_answers_when_the_other_stalls(procs):
+    slow, fast = procs.worker(name="python-slow", fault="stall:3000"), procs.worker(name="python-fast")
+    dispatcher = procs.dispatcher([slow, fast])
+    started = time.monotonic()
+    status, body, _ = call(dispatcher.url, body=HELLO)
+    assert status == 200 and body["run"]["stdout"] == "hello\n"
+    assert body["meta"]["worker"] == "python-fast" and time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize("fault", ["error", "close", "hang"])
+def test_the_other_worker_answers_when_one_fails(procs, fault):
+    bad, good = procs.worker(name="python-bad", fault=fault), procs.worker(name="python-good")
+    dispatcher = procs.dispatcher([bad, good])
+    for _ in range(3):
+        status, body, _ = call(dispatcher.url, body=HELLO)
+        assert status == 200 and body["status"] == "ok" and body["meta"]["worker"] == "python-good"
+
+
+def test_when_both_fail_a_third_worker_answers(procs):
+    workers = [procs.worker(name="python-e1", fault="error"), procs.worker(name="python-e2", fault="close"),
+               procs.worker(name="python-ok")]  # fmt: skip
+    # Failed workers come back at once here, so every request picks its first two at random.
+    health = {"interval_s": 0.05, "backoff_initial_s": 0.001, "backoff_max_s": 0.001}
+    dispatcher = procs.dispatcher(workers, hedge={"max_attempts": 3}, health=health)
+    attempts = []
+    for _ in range(20):
+        status, body, _ = call(dispatcher.url, body=HELLO)
+        assert status == 200 and body["meta"]["worker"] == "python-ok"
+        attempts.append(body["meta"]["attempts"])
+        time.sleep(0.1)
+    assert 3 in attempts, attempts  # both first picks failed, and the third send answered
+
+
+def test_when_every_worker_fails_the_answer_is_a_structured_503(procs):
+    workers = [procs.worker(name="python-e1", fault="error"), procs.worker(name="python-e2", fault="error")]
+    dispatcher = procs.dispatcher(workers)
+    status, body, headers = call(dispatcher.url, body=HELLO)
+    assert status == 503 and body["error"]["code"] == "workers_failed" and headers["Retry-After"] == "1"
+    assert len(body["error"]["details"]) == 2
+
+
+def test_when_no_worker_answers_in_time_the_answer_is_a_504(procs):
+    workers = [procs.worker(name="python-h1", fault="hang"), procs.worker(name="python-h2", fault="hang")]
+    dispatcher = procs.dispatcher(workers, hedge={"deadline_s": 1.0})
+    started = time.monotonic()
+    status, body, _ = call(dispatcher.url, body=HELLO)
+    assert status == 504 and body["error"]["code"] == "deadline" and time.monotonic() - started < 3
+
+
+def test_a_learners_error_is_an_answer_not_a_failure(procs):
+    dispatcher = procs.dispatcher([procs.worker(name="python-a"), procs.worker(name="python-b")])
+    status, body, _ = call(dispatcher.url, body={"runtime": "python", "code": "raise SystemExit(3)"})
+    assert status == 200 and body["status"] == "runtime_error" and body["meta"]["attempts"] == 2
+
+
+def test_the_losers_sandbox_process_is_gone_within_a_second(procs, sandbox_uids):
+    # The stalled worker starts its run 1.5 s late, so at the winner's answer (2 s) its run
+    # has 1.5 s left: only the cancellation can end it within the next second.
+    slow, fast = procs.worker(name="python-slow", fault="stall:1500"), procs.worker(name="python-fast")
+    dispatcher = procs.dispatcher([slow, fast])
+    status, body, _ = call(
+        dispatcher.url, body={"runtime": "python", "code": "import time\ntime.sleep(2)\nprint('done')"}
+    )
+    assert status == 200 and body["meta"]["worker"] == "python-fast"
+    answered = time.monotonic()
+    while time.monotonic() - answered < 1.0:
+        left = {
+            uid: alive for uid, pids in processes_by_uid().items() if uid in sandbox_uids and (alive := living(pids))
+        }
+        if not left:
+            break
+        time.sleep(0.02)
+    assert not left, f"the loser's run is still alive: {left}"
