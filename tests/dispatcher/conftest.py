@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.dispatcher.procs import Procs
+from codering_x.localprocs import Procs
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 from openapi_spec_validator import validate
 
-from tests.dispatcher.procs import call
+from codering_x.localprocs import call
 
 HELLO = {"runtime": "python", "code": "print('hello')"}
 

@@ -12,7 +12,7 @@ import threading
 import time
 from pathlib import Path
 
-from tests.dispatcher.procs import ROOT, call, wait_ready
+from codering_x.localprocs import ROOT, call, wait_ready
 
 
 def worker_pids(parent: int) -> dict[str, int]:

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
+from codering_x.localprocs import call
 from codering_x.sandbox.uidpool import processes_by_uid
-from tests.dispatcher.procs import call
 
 HELLO = {"runtime": "python", "code": "print('hello')"}
 

@@ -1,4 +1,5 @@
-"""Start real worker and dispatcher processes on 127.0.0.1 for the tests, and stop them."""
+"""Start real worker and dispatcher processes on 127.0.0.1, and stop them: for the tests
+and the benchmarks, which must measure and prove the real thing, not an in-process copy."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass
