@@ -109,6 +109,7 @@ async def serve(settings: Settings, ready: Callable[[str], None] | None = None) 
     kind = settings.discovery.kind
     if kind == "local":
         runtimes = settings.embedded.runtimes or [r.name for r in Catalogue.load().available()]
+        dispatcher.expected_runtimes = dispatcher.expected_runtimes or sorted(runtimes)
         workers = LocalWorkers(
             runtimes,
             settings.embedded.workers_per_runtime,
@@ -119,6 +120,8 @@ async def serve(settings: Settings, ready: Callable[[str], None] | None = None) 
         )
         discovery_task = asyncio.create_task(workers.run())
     elif kind == "static":
+        static_runtimes = {w.runtime for w in settings.discovery.static}
+        dispatcher.expected_runtimes = dispatcher.expected_runtimes or sorted(static_runtimes)
         discovery_task = asyncio.create_task(
             StaticDiscovery(settings.discovery.static, dispatcher.registry, dispatcher.workers_changed).run()
         )

@@ -45,6 +45,9 @@ class Dispatcher:
         self.health: HealthChecker | None = None
         self.hedger: Hedger | None = None
         self.tasks: list[asyncio.Task] = []
+        # What /readyz waits for: the configured runtimes, else what discovery expects to
+        # find (set before its workers start), else whatever has been found.
+        self.expected_runtimes: list[str] = list(settings.runtimes)
         self.openapi = json.dumps(openapi_document())
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -189,7 +192,7 @@ class Dispatcher:
         return web.json_response({"status": "ok"})
 
     async def readyz(self, request: web.Request) -> web.Response:
-        expected = self.settings.runtimes or sorted(self.registry.runtimes())
+        expected = self.expected_runtimes or sorted(self.registry.runtimes())
         short = {r: self.registry.healthy_count(r) for r in expected if self.registry.healthy_count(r) < 2}
         if not expected or short:
             message = "no runtime discovered yet" if not expected else "runtimes with fewer than 2 healthy workers"

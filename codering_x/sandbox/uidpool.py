@@ -21,9 +21,10 @@ from pathlib import Path
 CLEAN, BUSY = b"clean", b"busy\n"
 
 
-def processes_by_uid() -> dict[int, list[int]]:
-    """Every live pid, grouped by real uid, read from /proc/PID/status (the owner of
-    /proc/PID itself turns to root when a process makes itself non-dumpable)."""
+def processes_by_uid(living_only: bool = False) -> dict[int, list[int]]:
+    """Every pid (zombies too, unless `living_only`), grouped by real uid, read from
+    /proc/PID/status (the owner of /proc/PID turns to root when a process makes itself
+    non-dumpable)."""
     found: dict[int, list[int]] = {}
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -32,6 +33,8 @@ def processes_by_uid() -> dict[int, list[int]]:
             with open(f"/proc/{name}/status", "rb") as f:
                 status = f.read(1024)
         except OSError:
+            continue
+        if living_only and b"\nState:\tZ" in status:
             continue
         start = status.find(b"\nUid:\t") + 6
         if start >= 6:
@@ -100,9 +103,10 @@ class UidPool:
                 self._recent.append(uid)
 
     def leftovers(self) -> dict[int, list[int]]:
-        """Processes still owned by uids that no run holds (in any worker): a leak if not empty."""
+        """Live processes of uids that no run holds (in any worker): a leak if not empty.
+        Zombies are not counted: they are dead, and whoever adopted them reaps them."""
         found = {}
-        for uid, pids in processes_by_uid().items():
+        for uid, pids in processes_by_uid(living_only=True).items():
             if self.first <= uid < self.first + self.size and self._try_lock(uid):
                 self._unlock(uid)
                 found[uid] = pids
