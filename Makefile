@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test toolchains images lint format bench-engine bench-dispatcher clean
+.PHONY: run test toolchains images lint format bench-engine bench-dispatcher bench-docker clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ bench-engine: $(STAMP)
 ## bench-dispatcher: engine vs one worker vs the hedged dispatcher, and a stalling worker
 bench-dispatcher: $(STAMP)
 	$(BIN)/python -m bench.dispatcher
+
+## bench-docker: warm worker containers through the dispatcher vs `docker run --rm` per request
+bench-docker: $(STAMP)
+	$(BIN)/python -m bench.docker
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache codering_x/sandbox/sbexec

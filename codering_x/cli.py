@@ -39,6 +39,18 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--workers-per-runtime", type=int, default=None)
     serve.add_argument("--runtimes", nargs="*", default=None, help="default: every runtime this host has")
 
+    up = sub.add_parser("up", help="docker dev mode: worker containers, then the dispatcher in the foreground")
+    up.add_argument("runtimes", nargs="*", help="default: all ten")
+    up.add_argument("--replicas", type=int, default=2, help="worker containers per runtime")
+    up.add_argument("--host", default=None)
+    up.add_argument("--port", type=int, default=None, help="the dispatcher's port (default 8000)")
+    up.add_argument("--config", help="a YAML file, as for serve")
+    up.add_argument("--no-build", action="store_true", help="fail instead of building missing or stale images")
+    down = sub.add_parser("down", help="docker dev mode: remove every container, network and volume `up` made")
+    status = sub.add_parser("status", help="docker dev mode: each runtime's containers, health and ports")
+    for command in (up, down, status):
+        command.add_argument("--project", default="codering-x", help="the label that groups one dev mode's containers")
+
     worker = sub.add_parser("worker", help="serve one runtime's Nuclio handler over HTTP")
     worker.add_argument("--runtime", required=True)
     worker.add_argument("--host", default="127.0.0.1")
@@ -64,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
         "functions": _functions,
         "worker": _worker,
         "serve": _serve,
+        "up": _up,
+        "down": _down,
+        "status": _status,
         "images": _images,
     }
     return commands[args.command](args)
@@ -169,6 +184,48 @@ def _serve(args: argparse.Namespace) -> int:
         }
     )
     return serve_main(settings.model_copy(update={"embedded": embedded}))
+
+
+def _up(args: argparse.Namespace) -> int:
+    from .devmode import run_up
+    from .dispatcher.config import Settings
+    from .images import DockerUnavailable
+
+    settings = Settings.load(args.config, host=args.host, port=args.port)
+    try:
+        return run_up(args.runtimes, args.replicas, settings, build_missing=not args.no_build, project=args.project)
+    except (DockerUnavailable, RuntimeError, LookupError) as exc:
+        print(f"codering-x: {exc}", file=sys.stderr)
+        return 1
+
+
+def _down(args: argparse.Namespace) -> int:
+    from .devmode import DevMode
+    from .images import DockerUnavailable
+
+    try:
+        removed = DevMode.connect(args.project).down()
+    except DockerUnavailable as exc:
+        print(f"codering-x: {exc}", file=sys.stderr)
+        return 1
+    print(f"removed {len(removed)}: {' '.join(removed)}" if removed else "nothing to remove")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from .devmode import DevMode
+    from .images import DockerUnavailable
+
+    try:
+        rows = DevMode.connect(args.project).status_rows()
+    except DockerUnavailable as exc:
+        print(f"codering-x: {exc}", file=sys.stderr)
+        return 1
+    header = ("RUNTIME", "CONTAINER", "STATE", "HEALTH", "PORT")
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(5)]
+    for row in [header, *rows]:
+        print("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    return 0
 
 
 def _worker(args: argparse.Namespace) -> int:

@@ -95,8 +95,9 @@ class LocalWorkers:
         await asyncio.gather(*(p.wait() for p in list(self.processes.values())), return_exceptions=True)
 
 
-async def serve(settings: Settings, ready: Callable[[str], None] | None = None) -> None:
-    """Run the dispatcher (and, for discovery kind `local`, its workers) until SIGINT/SIGTERM."""
+async def serve(settings: Settings, docker_client=None, project: str = "codering-x") -> None:
+    """Run the dispatcher until SIGINT/SIGTERM, with the discovery its settings name (for
+    `local`, the worker processes too; for `docker`, the containers of `project`)."""
     dispatcher = Dispatcher(settings)
     await dispatcher.start()
     runner = web.AppRunner(dispatcher.app(), access_log=None)
@@ -125,12 +126,18 @@ async def serve(settings: Settings, ready: Callable[[str], None] | None = None) 
         discovery_task = asyncio.create_task(
             StaticDiscovery(settings.discovery.static, dispatcher.registry, dispatcher.workers_changed).run()
         )
+    elif kind == "docker":
+        from .dispatcher.docker_discovery import DockerDiscovery
+        from .images import docker_client as connect
+
+        client = docker_client or connect()
+        discovery_task = asyncio.create_task(
+            DockerDiscovery(client, project, dispatcher.registry, dispatcher.workers_changed).run()
+        )
     else:
         raise NotImplementedError(f"discovery kind {kind!r} is not available in this release")
     url = f"http://{host}:{port}"
     print(f"codering-x dispatcher listening on {url} (discovery: {kind})", flush=True)
-    if ready is not None:
-        ready(url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

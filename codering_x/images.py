@@ -8,6 +8,7 @@ tini, this package, the exec helper), then adds the toolchain from Debian's pack
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -83,6 +84,31 @@ def render_all(catalogue: Catalogue, directory: Path = RUNTIMES_DIR) -> list[Pat
     return written
 
 
+SOURCE_LABEL = "codering.source"
+
+
+def source_digest() -> str:
+    """A digest of everything an image is built from: an image whose label differs is stale."""
+    digest = hashlib.sha256()
+    files = [ROOT / "pyproject.toml", ROOT / "README.md"]
+    files += sorted(p for p in (ROOT / "codering_x").rglob("*") if p.suffix in (".py", ".c"))
+    files += sorted(p for p in RUNTIMES_DIR.rglob("*") if p.is_file())
+    for path in files:
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def is_current(client, runtime: Runtime) -> bool:
+    """True when the runtime's image exists and was built from this source tree."""
+    from docker.errors import ImageNotFound
+
+    try:
+        image = client.images.get(image_name(runtime))
+    except ImageNotFound:
+        return False
+    return (image.labels or {}).get(SOURCE_LABEL) == source_digest()
+
+
 class DockerUnavailable(RuntimeError):
     """No Docker engine answers: say so plainly instead of a stack of connection errors."""
 
@@ -115,6 +141,7 @@ def build(
             buildargs["BASE"] = base
         stream = client.api.build(
             path=str(ROOT),
+            labels={SOURCE_LABEL: source_digest()},
             dockerfile=f"runtimes/{runtime.name}/Dockerfile",
             tag=tag,
             buildargs=buildargs,

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .cgroups import container_oom_kills
 from .limits import Cancel, LimitName, ProcessLimits, ProcessResult
 from .supervise import Stream, drain, supervise, wait_exit
 from .uidpool import processes_of_uid
@@ -67,6 +68,7 @@ class Box:
         self._ran = True
         sb = self.sandbox
         counters = None
+        container_ooms = container_oom_kills() if self.cgroups is None else None
         if self.cgroups is not None:
             # + 1 for the helper; the cgroup's pids cap fires before RLIMIT_NPROC, so it is counted
             counters = self.cgroups.prepare(limits.memory_mb * MIB, limits.processes + 1)
@@ -132,6 +134,8 @@ class Box:
             limit = "output"
         elif counters and after and after.oom_kills > counters.oom_kills:
             limit = "memory"
+        elif sig == signal.SIGKILL and container_ooms is not None and (container_oom_kills() or 0) > container_ooms:
+            limit = "memory"  # the container's limit, the only hard cap here, killed it
         elif sig == signal.SIGXCPU or cpu_ms > limits.cpu_time_ms:
             limit = "cpu"
         elif sig == signal.SIGXFSZ:

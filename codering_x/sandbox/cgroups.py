@@ -105,6 +105,16 @@ def _writable_dir(path: Path) -> Path | None:
     return path if os.access(path / "cgroup.procs", os.W_OK) else None
 
 
+def container_oom_kills() -> int | None:
+    """The OOM-kill counter of the cgroup we run in (read-only is enough): where no cgroup
+    of ours is writable, this tells a run killed by the container's memory limit from one
+    killed otherwise. None where no counter is readable."""
+    for path, key in ((ROOT / "memory.events", "oom_kill"), (ROOT / "memory" / "memory.oom_control", "oom_kill")):
+        if path.exists():
+            return _read_int(path, key)
+    return None
+
+
 class CgroupManager:
     """Finds which cgroup hierarchies we may write and hands out one `UidCgroups` per uid."""
 

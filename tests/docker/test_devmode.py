@@ -1,0 +1,123 @@
+"""The docker dev mode for real: `codering-x up` for all ten runtimes, two replicas each,
+requests through the dispatcher, a killed container replaced, hostile programs contained,
+and `codering-x down` leaving nothing behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from codering_x.localprocs import ROOT, call, wait_ready
+from tests.conftest import ALL_RUNTIMES
+from tests.programs import ECHO, SUM
+
+PROJECT = "codering-x-test"
+LABEL = f"codering.project={PROJECT}"
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "codering_x.cli", *args], cwd=ROOT, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def up(docker, images):
+    """`codering-x up` in the foreground, as a developer runs it; `down` afterwards."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "codering_x.cli", "up", "--project", PROJECT, "--replicas", "2", "--port", "0"],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    url = None
+    for line in proc.stdout:
+        if line.startswith("codering-x dispatcher listening on "):
+            url = line.split()[4]
+            break
+    assert url, "codering-x up did not start its dispatcher"
+    threading.Thread(target=proc.stdout.read, daemon=True).start()  # keep its pipe drained
+    ready = wait_ready(url, timeout=300)
+    assert sorted(ready["runtimes"]) == ALL_RUNTIMES
+    yield url
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(30)
+    down = cli("down", "--project", PROJECT)
+    assert down.returncode == 0, down.stderr
+    assert docker.containers.list(all=True, filters={"label": LABEL}) == []
+    assert docker.networks.list(filters={"label": LABEL}) == []
+    assert docker.volumes.list(filters={"label": LABEL}) == []
+
+
+def test_status_shows_every_container_healthy_on_loopback(up):
+    result = cli("status", "--project", PROJECT)
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].split() == ["RUNTIME", "CONTAINER", "STATE", "HEALTH", "PORT"]
+    rows = [line.split() for line in lines[1:]]
+    assert len(rows) == 20 and all(r[2] == "running" and r[3] == "healthy" for r in rows)
+    assert all(r[4].startswith("127.0.0.1:") for r in rows)
+
+
+@pytest.mark.parametrize("runtime", ALL_RUNTIMES)
+def test_every_runtime_answers_through_the_dispatcher(up, runtime):
+    from codering_x.catalogue import Catalogue
+    from codering_x.cli import EXAMPLES
+
+    entry = Catalogue.load().get(runtime).entry
+    hello = {"runtime": runtime, "files": [{"name": entry, "content": (EXAMPLES / "hello" / entry).read_text()}]}
+    status, body, _ = call(up, body=hello)
+    assert status == 200 and body["status"] == "ok" and body["run"]["stdout"].startswith("Hello from "), body
+    status, body, _ = call(
+        up, body={"runtime": runtime, "code": ECHO[runtime], "stdin": "hi there\n", "args": ["a", "b"]}
+    )
+    assert body["run"]["stdout"].splitlines() == ["HI THERE", "a,b"], body
+    tests = [{"stdin": "2 3", "expected_stdout": "5"}, {"stdin": "1 1", "expected_stdout": "3"}]
+    status, body, _ = call(up, body={"runtime": runtime, "code": SUM[runtime], "tests": tests})
+    assert [t["status"] for t in body["tests"]] == ["ok", "wrong_answer"], body
+
+
+def test_a_container_killed_mid_run_loses_nothing_and_is_replaced(up, docker):
+    victim = docker.containers.get(f"{PROJECT}-python-1")
+    answer: list = []
+    request = {"runtime": "python", "code": "import time\ntime.sleep(1.5)\nprint('survived')"}
+    thread = threading.Thread(target=lambda: answer.append(call(up, body=request)))
+    thread.start()
+    time.sleep(0.5)
+    victim.kill()
+    thread.join(60)
+    status, body, _ = answer[0]
+    assert status == 200 and body["run"]["stdout"] == "survived\n"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        replacement = docker.containers.list(filters={"name": f"{PROJECT}-python-1", "label": LABEL})
+        if replacement and replacement[0].id != victim.id and replacement[0].status == "running":
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail("the killed container was not replaced")
+    wait_ready(up, timeout=120)
+
+
+@pytest.mark.parametrize(
+    ("name", "code", "expected"),
+    [
+        ("fork bomb", "import os\nwhile True:\n    try: os.fork()\n    except OSError: pass", {"time_limit", "runtime_error"}),
+        ("heap bomb", "chunks = []\nwhile True:\n    chunks.append(bytearray(16 << 20))", {"memory_limit"}),
+        # Shared memory slips past RLIMIT_DATA; in a container only the container's limit stops
+        # it (the run is the OOM victim, oom_score_adj 1000), or the CPU limit, spent reclaiming.
+        ("shared memory bomb", "import mmap\nm = mmap.mmap(-1, 3 << 30)\nc = b'x' * (1 << 20)\nfor _ in range(3 << 10):\n    m.write(c)",
+         {"memory_limit", "time_limit"}),
+        ("network", "import socket\nsocket.create_connection(('127.0.0.1', 8080), timeout=2)", {"runtime_error"}),
+    ],
+)  # fmt: skip
+def test_hostile_programs_leave_both_containers_serving(up, docker, name, code, expected):
+    status, body, _ = call(up, body={"runtime": "python", "code": code, "limits": {"wall_time_ms": 3000}})
+    assert status == 200 and body["status"] in expected, (name, body)
+    if name == "network":
+        assert "Permission denied" in body["run"]["stderr"]
+    for container in docker.containers.list(filters={"label": [LABEL, "codering.runtime=python"]}):
+        port = container.attrs["NetworkSettings"]["Ports"]["8080/tcp"][0]["HostPort"]
+        direct = call(f"http://127.0.0.1:{port}", "/", body={"runtime": "python", "code": "print('alive')"})
+        assert direct[1]["run"]["stdout"] == "alive\n", (container.name, direct)
