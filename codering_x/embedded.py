@@ -134,8 +134,16 @@ async def serve(settings: Settings, docker_client=None, project: str = "codering
         discovery_task = asyncio.create_task(
             DockerDiscovery(client, project, dispatcher.registry, dispatcher.workers_changed).run()
         )
-    else:
-        raise NotImplementedError(f"discovery kind {kind!r} is not available in this release")
+    else:  # kubernetes
+        from .dispatcher.kubernetes_discovery import KubernetesDiscovery, api_client_from
+
+        k8s = settings.discovery.kubernetes
+        dispatcher.expected_runtimes = dispatcher.expected_runtimes or sorted(k8s.runtimes)
+        discovery = KubernetesDiscovery(
+            api_client_from(k8s.api_url), k8s.namespace, k8s.runtimes, k8s.function_prefix,
+            dispatcher.registry, dispatcher.workers_changed, k8s.watch_timeout_s,
+        )  # fmt: skip
+        discovery_task = asyncio.create_task(discovery.run())
     url = f"http://{host}:{port}"
     print(f"codering-x dispatcher listening on {url} (discovery: {kind})", flush=True)
     stop = asyncio.Event()

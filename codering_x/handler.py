@@ -54,6 +54,8 @@ def handle(context: Any, event: Any, cancel: Cancel | None = None) -> nuclio_sdk
     (Nuclio's processor has none: it restarts the wrapper on eventTimeout instead)."""
     engine: Engine = context.user_data.engine
     own: Runtime = context.user_data.runtime
+    if (event.method or "POST").upper() == "GET":  # a probe: the dispatcher's /healthz, on any path
+        return json_response(200, json.dumps(health(context)))
     try:
         request = RunRequest.model_validate(_decode_body(event.body))
         try:
@@ -78,6 +80,12 @@ def handle(context: Any, event: Any, cancel: Cancel | None = None) -> nuclio_sdk
         context.logger.error_with("run failed", error=repr(exc), traceback=traceback.format_exc())
         return error_response(500, "internal_error", f"the run failed inside codering-x: {type(exc).__name__}")
     return json_response(200, result.model_dump_json())
+
+
+def health(context: Any) -> dict[str, Any]:
+    """What a probe learns: alive, and this function's catalogue entry (aliases, limits)."""
+    runtime: Runtime = context.user_data.runtime
+    return {"status": "ok", "worker": str(context.worker_id), "runtime": runtime.describe()}
 
 
 def _decode_body(body: Any) -> Any:

@@ -54,13 +54,17 @@ class Procs:
             "health": {"interval_s": 0.5},
             **settings,
         }  # fmt: skip
-        path = self.tmp / f"dispatcher-{len(self.started)}.yaml"
-        path.write_text(yaml.safe_dump(config))
-        argv = [sys.executable, "-m", "codering_x.cli", "serve", "--config", str(path), "--port", "0"]
-        proc = self._start(argv, "codering-x dispatcher listening on ", "dispatcher")
+        proc = self.dispatcher_with(config)
         token = settings.get("token")
         wait_healthy(proc.url, len(workers), {"Authorization": f"Bearer {token}"} if token else None)
         return proc
+
+    def dispatcher_with(self, config: dict) -> Proc:
+        """A dispatcher (`codering-x serve --config`) with this configuration, on any port."""
+        path = self.tmp / f"dispatcher-{len(self.started)}.yaml"
+        path.write_text(yaml.safe_dump(config))
+        argv = [sys.executable, "-m", "codering_x.cli", "serve", "--config", str(path), "--port", "0"]
+        return self._start(argv, "codering-x dispatcher listening on ", "dispatcher")
 
     def serve(self, *args: str, env: dict[str, str] | None = None) -> Proc:
         argv = [sys.executable, "-m", "codering_x.cli", "serve", "--port", "0", *args]

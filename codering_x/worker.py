@@ -56,8 +56,7 @@ class Worker:
         return app
 
     async def healthz(self, request: web.Request) -> web.Response:
-        body = {"status": "ok", "worker": self.name, "in_flight": self.in_flight, "runtime": self.runtime.describe()}
-        return web.json_response(body)
+        return web.json_response({**nuclio_handler.health(self.context), "in_flight": self.in_flight})
 
     async def run(self, request: web.Request) -> web.StreamResponse:
         if self.fault is not None and self.fault.hits():

@@ -90,3 +90,11 @@ def test_internal_failure_is_a_structured_500(platform, monkeypatch):
     monkeypatch.setattr(Engine, "run", explode)
     status, body = call(platform, {"runtime": "python", "code": ""})
     assert status == 500 and body["error"]["code"] == "internal_error" and "Traceback" not in json.dumps(body)
+
+
+def test_a_get_is_a_health_probe_with_the_catalogue_entry(platform):
+    event = nuclio_sdk.Event(body=b"", method="GET", path="/healthz")
+    response = platform.call_handler(nuclio_handler.handler, event)
+    body = json.loads(response.body)
+    assert response.status_code == 200 and body["status"] == "ok"
+    assert body["runtime"]["name"] == "python" and "py" in body["runtime"]["aliases"]

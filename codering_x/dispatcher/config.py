@@ -36,9 +36,20 @@ class StaticWorker(_Section):
     name: str | None = None
 
 
+class KubernetesConfig(_Section):
+    namespace: str = Field("nuclio", description="where the Nuclio functions run")
+    function_prefix: str = Field("codering-", description="function name = prefix + runtime")
+    runtimes: list[str] = Field(
+        default_factory=lambda: ["bash", "c", "cpp", "go", "java", "javascript", "php", "python", "ruby", "rust"]
+    )
+    api_url: str | None = Field(None, description="empty: in-cluster credentials, else the kubeconfig")
+    watch_timeout_s: int = Field(300, gt=0)
+
+
 class DiscoveryConfig(_Section):
     kind: Literal["local", "static", "docker", "kubernetes"] = "local"
     static: list[StaticWorker] = Field(default_factory=list, description="kind=static: the workers")
+    kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
 
 
 class EmbeddedConfig(_Section):
