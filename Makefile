@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test toolchains images lint format bench-engine bench-dispatcher bench-docker clean
+.PHONY: run test toolchains images lint format bench bench-engine bench-dispatcher bench-docker clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,17 +38,22 @@ format: $(STAMP)
 	$(BIN)/ruff format codering_x tests bench
 	$(BIN)/ruff check --fix codering_x tests bench
 
+## bench: every benchmark scenario, then docs/benchmarks.md and its chart
+bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench --report
+
 ## bench-engine: engine vs the bare interpreter, measured in the same run
 bench-engine: $(STAMP)
-	$(BIN)/python -m bench.engine
+	$(BIN)/python -m bench floor engine
 
 ## bench-dispatcher: engine vs one worker vs the hedged dispatcher, and a stalling worker
 bench-dispatcher: $(STAMP)
-	$(BIN)/python -m bench.dispatcher
+	$(BIN)/python -m bench embedded tail
 
 ## bench-docker: warm worker containers through the dispatcher vs `docker run --rm` per request
 bench-docker: $(STAMP)
-	$(BIN)/python -m bench.docker
+	$(BIN)/python -m bench docker
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache codering_x/sandbox/sbexec

@@ -33,6 +33,22 @@ def summary(samples: list[float]) -> dict[str, float]:
     return {"median": statistics.median(ordered), "p95": pct(95), "p99": pct(99), "n": len(ordered)}
 
 
+def versions() -> dict[str, str]:
+    """The toolchains and engine a result was measured with."""
+    import subprocess
+
+    probes = {"python3": ["python3", "--version"], "node": ["node", "--version"], "java": ["java", "-version"],
+              "gcc": ["gcc", "-dumpfullversion"], "docker": ["docker", "version", "--format", "{{.Server.Version}}"]}  # fmt: skip
+    found = {}
+    for name, argv in probes.items():
+        try:
+            out = subprocess.run(argv, capture_output=True, text=True, timeout=20)
+            found[name] = (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr) else "?"
+        except (OSError, subprocess.TimeoutExpired):
+            found[name] = "absent"
+    return found
+
+
 def machine() -> dict[str, object]:
     model = "unknown"
     try:
@@ -42,11 +58,12 @@ def machine() -> dict[str, object]:
                 break
     except OSError:
         pass
-    return {"cores": os.cpu_count(), "cpu": model, "kernel": platform.release(), "python": platform.python_version()}
+    return {"cores": os.cpu_count(), "cpu": model, "kernel": platform.release(), "versions": versions()}
 
 
 def save(name: str, data: dict[str, object]) -> Path:
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}.json"
-    path.write_text(json.dumps({"machine": machine(), **data}, indent=2))
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    path.write_text(json.dumps({"measured": stamp, "machine": machine(), **data}, indent=2))
     return path

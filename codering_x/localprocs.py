@@ -40,9 +40,12 @@ class Procs:
     started: list[Proc] = field(default_factory=list)
     tmp: Path = Path("/tmp")
 
-    def worker(self, runtime: str = "python", name: str | None = None, fault: str | None = None) -> Proc:
+    def worker(
+        self, runtime: str = "python", name: str | None = None, fault: str | None = None, concurrency: int = 4
+    ) -> Proc:
         name = name or f"{runtime}-{len(self.started) + 1}"
-        argv = [sys.executable, "-m", "codering_x.cli", "worker", "--runtime", runtime, "--name", name, "--port", "0"]
+        argv = [sys.executable, "-m", "codering_x.cli", "worker", "--runtime", runtime, "--name", name, "--port", "0",
+                "--concurrency", str(concurrency)]  # fmt: skip
         if fault:
             argv += ["--fault", fault]
         proc = self._start(argv, "listening ", name)

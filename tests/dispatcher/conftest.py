@@ -11,9 +11,3 @@ def procs(tmp_path, engine):
     started = Procs(tmp=tmp_path)
     yield started
     started.stop_all()
-
-
-@pytest.fixture
-def sandbox_uids(engine):
-    pool = engine.sandbox.uids
-    return range(pool.first, pool.first + pool.size)

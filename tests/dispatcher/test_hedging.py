@@ -3,26 +3,32 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
 from codering_x.localprocs import call
-from codering_x.sandbox.uidpool import processes_by_uid
 
 HELLO = {"runtime": "python", "code": "print('hello')"}
 
 
-def living(pids: list[int]) -> list[int]:
-    """The pids that are not zombies (a zombie is dead; init reaps it when it gets to it)."""
-    alive = []
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                if f.read().rsplit(")", 1)[1].split()[0] != "Z":
-                    alive.append(pid)
-        except OSError:
-            pass
-    return alive
+def living_descendants(root: int) -> list[int]:
+    """The living (not zombie) processes below `root`: a worker's runs are its descendants."""
+    parents, states = {}, {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            states[int(entry.name)], parents[int(entry.name)] = fields[0], int(fields[1])
+    found, frontier = [], [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent]
+        frontier += children
+        found += [pid for pid in children if states[pid] != "Z"]
+    return found
 
 
 def test_the_fast_worker_answers_when_the_other_stalls(procs):
@@ -80,7 +86,7 @@ def test_a_learners_error_is_an_answer_not_a_failure(procs):
     assert status == 200 and body["status"] == "runtime_error" and body["meta"]["attempts"] == 2
 
 
-def test_the_losers_sandbox_process_is_gone_within_a_second(procs, sandbox_uids):
+def test_the_losers_sandbox_process_is_gone_within_a_second(procs):
     # The stalled worker starts its run 1.5 s late, so at the winner's answer (2 s) its run
     # has 1.5 s left: only the cancellation can end it within the next second.
     slow, fast = procs.worker(name="python-slow", fault="stall:1500"), procs.worker(name="python-fast")
@@ -91,9 +97,7 @@ def test_the_losers_sandbox_process_is_gone_within_a_second(procs, sandbox_uids)
     assert status == 200 and body["meta"]["worker"] == "python-fast"
     answered = time.monotonic()
     while time.monotonic() - answered < 1.0:
-        left = {
-            uid: alive for uid, pids in processes_by_uid().items() if uid in sandbox_uids and (alive := living(pids))
-        }
+        left = living_descendants(slow.popen.pid)
         if not left:
             break
         time.sleep(0.02)

@@ -1,0 +1,275 @@
+"""The benchmark scenarios. Each returns rows {label: summary}, every latency row carrying
+its ratio to the floor measured in the same run."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlparse
+
+from bench.stats import measure, summary
+from codering_x.catalogue import SANDBOX_PATH, Catalogue, resolve
+from codering_x.engine import Engine
+from codering_x.localprocs import ROOT, Procs, wait_ready
+from codering_x.models import RunRequest
+from codering_x.sandbox import ProcessLimits
+
+CLEAN_ENV = {"PATH": SANDBOX_PATH, "LANG": "C.UTF-8", "HOME": "/nonexistent"}
+HELLO = {
+    "python": ("main.py", "print('hello')\n"),
+    "javascript": ("main.js", "console.log('hello')\n"),
+    "c": ("main.c", '#include <stdio.h>\nint main(void) { puts("hello"); return 0; }\n'),
+    "java": (
+        "Main.java",
+        'public class Main { public static void main(String[] a) { System.out.println("hello"); } }\n',
+    ),
+}
+
+
+class Client:
+    """One keep-alive HTTP connection posting one body: the same client cost for every target."""
+
+    def __init__(self, url: str, path: str, body: dict) -> None:
+        parsed = urlparse(url)
+        self.conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
+        self.path, self.body = path, json.dumps(body).encode()
+
+    def __call__(self) -> dict:
+        self.conn.request("POST", self.path, self.body, {"Content-Type": "application/json"})
+        response = self.conn.getresponse()
+        answer = json.loads(response.read())
+        assert response.status == 200 and answer["status"] in ("ok", "wrong_answer"), answer
+        return answer
+
+
+class Workbench:
+    """What the scenarios share: a scratch dir, compiled floors, an engine, local processes."""
+
+    def __init__(self) -> None:
+        self.tmp = Path(tempfile.mkdtemp(prefix="codering-bench-"))
+        self.procs = Procs(tmp=self.tmp)
+        self._engine: Engine | None = None
+        self._floor_argv: dict[str, list[str]] = {}
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = Engine.create()
+        return self._engine
+
+    def floor_argv(self, runtime: str) -> list[str]:
+        """The bare program: an interpreter on the source, or the binary compiled once."""
+        if runtime not in self._floor_argv:
+            name, code = HELLO[runtime]
+            work = self.tmp / f"floor-{runtime}"
+            work.mkdir()
+            (work / name).write_text(code)
+            if runtime == "c":
+                subprocess.run([resolve("gcc"), "-O2", "-o", str(work / "main"), str(work / name)], check=True)
+                argv = [str(work / "main")]
+            elif runtime == "java":
+                subprocess.run([resolve("javac"), "-d", str(work), str(work / name)], check=True)
+                argv = [
+                    resolve("java"),
+                    "-XX:+UseSerialGC",
+                    "-XX:TieredStopAtLevel=1",
+                    "-Xshare:auto",
+                    "-cp",
+                    str(work),
+                    "Main",
+                ]
+            else:
+                argv = [resolve({"python": "python3", "javascript": "node"}[runtime]), str(work / name)]
+            self._floor_argv[runtime] = argv
+        return self._floor_argv[runtime]
+
+    def bare(self, runtime: str) -> Callable[[], None]:
+        argv = self.floor_argv(runtime)
+        return lambda: subprocess.run(argv, env=CLEAN_ENV, capture_output=True, check=True)
+
+    def close(self) -> None:
+        self.procs.stop_all()
+
+
+def with_ratio(row: dict, floor: float) -> dict:
+    return {**row, "x_floor": row["median"] / floor}
+
+
+# -- scenarios ---------------------------------------------------------------------------
+def floor(bench: Workbench, runs: int, runtimes: list[str]) -> dict:
+    rows = {rt: summary(measure(bench.bare(rt), runs)) for rt in runtimes}
+    return {rt: with_ratio(row, row["median"]) for rt, row in rows.items()}
+
+
+def engine(bench: Workbench, runs: int, runtimes: list[str], floors: dict) -> dict:
+    rows = {}
+    for rt in runtimes:
+        code = HELLO[rt][1]
+        if rt in ("c", "java"):  # compiled once; a run in a full box (uid, limits, helper, teardown)
+            runtime = bench.engine.catalogue.get(rt)
+            artefacts = Path(bench.floor_argv(rt)[-1] if rt == "c" else bench.floor_argv(rt)[-2])
+            call = _boxed_run(bench.engine, runtime, artefacts)
+            label = f"{rt} (run only)"
+        else:
+            request = RunRequest(runtime=rt, code=code)
+            call, label = (lambda r=request: bench.engine.run(r)), rt
+        rows[label] = with_ratio(summary(measure(call, runs)), floors[rt]["median"])
+    return rows
+
+
+def _boxed_run(engine: Engine, runtime, artefact: Path) -> Callable[[], None]:
+    def call() -> None:
+        with engine.sandbox.box() as box:
+            if artefact.is_dir():  # java classes
+                for f in artefact.glob("*.class"):
+                    box.write_file(f.name, f.read_bytes())
+            else:
+                box.write_file("main", artefact.read_bytes(), mode=0o755)
+            argv = runtime.expand(runtime.run, runtime.entry, [], str(box.workdir), 256)
+            env = runtime.environment(runtime.run, runtime.entry, str(box.workdir), 256)
+            result = box.run(argv, env, ProcessLimits(processes=64, data_mb=768, cpu_time_ms=5000))
+            assert result.exit_code == 0, result
+
+    return call
+
+
+def embedded(bench: Workbench, runs: int, floors: dict) -> dict:
+    """Through the dispatcher over worker processes on 127.0.0.1, hedged and not."""
+    rows = {}
+    workers = {rt: [bench.procs.worker(rt, name=f"{rt}-{i}") for i in (1, 2)] for rt in ("python", "javascript")}
+    every = [w for ws in workers.values() for w in ws]
+    hedged = bench.procs.dispatcher(every)
+    unhedged = bench.procs.dispatcher(every, hedge={"fanout": 1})
+    for rt in workers:
+        body = {"runtime": rt, "code": HELLO[rt][1]}
+        rows[f"{rt}, one worker"] = summary(measure(Client(workers[rt][0].url, "/", body), runs))
+        rows[f"{rt}, hedged"] = summary(measure(Client(hedged.url, "/v1/run", body), runs))
+        rows[f"{rt}, unhedged"] = summary(measure(Client(unhedged.url, "/v1/run", body), runs))
+        for label in (f"{rt}, one worker", f"{rt}, hedged", f"{rt}, unhedged"):
+            rows[label] = with_ratio(rows[label], floors[rt]["median"])
+    return rows
+
+
+def tail(bench: Workbench, runs: int, floors: dict) -> dict:
+    """One of two workers stalls 200 ms on every third request."""
+    good = bench.procs.worker(name="python-good")
+    stalling = bench.procs.worker(name="python-stall", fault="stall:200:3")
+    body = {"runtime": "python", "code": HELLO["python"][1]}
+    rows = {}
+    for label, hedge in (("hedged", {}), ("unhedged", {"fanout": 1})):
+        dispatcher = bench.procs.dispatcher([good, stalling], hedge=hedge)
+        samples = measure(Client(dispatcher.url, "/v1/run", body), runs)
+        row = summary(samples)
+        ordered = sorted(samples)
+        row["p99.9"] = ordered[min(len(ordered) - 1, round(0.999 * (len(ordered) - 1)))]
+        rows[f"stall 1 in 3, {label}"] = with_ratio(row, floors["python"]["median"])
+    return rows
+
+
+def tests(bench: Workbench, runs: int) -> dict:
+    """A C++ solution with 20 test cases: one request (compile once, run 20) versus 20 requests."""
+    code = "#include <iostream>\nint main() { long a, b; std::cin >> a >> b; std::cout << a + b << std::endl; }\n"
+    cases = [{"stdin": f"{i} {i}", "expected_stdout": str(2 * i)} for i in range(20)]
+    workers = [bench.procs.worker("cpp", name=f"cpp-{i}") for i in (1, 2)]
+    dispatcher = bench.procs.dispatcher(workers)
+    one = Client(dispatcher.url, "/v1/run", {"runtime": "cpp", "code": code, "tests": cases})
+    separate = [Client(dispatcher.url, "/v1/run", {"runtime": "cpp", "code": code, "stdin": c["stdin"]}) for c in cases]
+
+    def twenty_requests() -> None:
+        for client in separate:
+            client()
+
+    n = max(3, runs // 20)
+    return {
+        "20 tests, 1 request": summary(measure(one, n, warmup=1)),
+        "20 separate requests": summary(measure(twenty_requests, n, warmup=1)),
+    }
+
+
+def docker(bench: Workbench, runs: int, floors: dict) -> dict:
+    """Warm worker containers through the dispatcher, beside `docker run --rm` per request."""
+    from codering_x.devmode import DevMode
+    from codering_x.functions import image_name
+
+    project = "codering-x-bench"
+    dev = DevMode.connect(project)
+    image = image_name(Catalogue.load().get("python"))
+    up = subprocess.Popen(
+        [sys.executable, "-m", "codering_x.cli", "up", "python", "--project", project, "--port", "0"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        url = next(line.split()[4] for line in up.stdout if line.startswith("codering-x dispatcher listening on "))
+        threading.Thread(target=up.stdout.read, daemon=True).start()
+        wait_ready(url, timeout=600)
+        rows = {
+            "containers, hedged": summary(
+                measure(Client(url, "/v1/run", {"runtime": "python", "code": HELLO["python"][1]}), runs)
+            )
+        }
+
+        def docker_run() -> None:
+            assert (
+                dev.client.containers.run(image, ["python3", "-c", "print('hello')"], remove=True, network_mode="none")
+                == b"hello\n"
+            )
+
+        rows["docker run --rm"] = summary(measure(docker_run, max(10, runs // 10), warmup=2))
+    finally:
+        os.killpg(up.pid, signal.SIGTERM)
+        up.wait(30)
+        dev.down()
+    return {k: with_ratio(v, floors["python"]["median"]) for k, v in rows.items()}
+
+
+def throughput(bench: Workbench, duration: float, levels: list[int]) -> dict:
+    """Closed-loop load on python hello world: runs per second and p50/p99 at each concurrency."""
+    body = {"runtime": "python", "code": HELLO["python"][1]}
+    workers = [bench.procs.worker(name=f"python-t{i}", concurrency=max(levels)) for i in (1, 2)]
+    hedged = bench.procs.dispatcher(workers, max_in_flight_per_runtime=1024)
+    unhedged = bench.procs.dispatcher(workers, max_in_flight_per_runtime=1024, hedge={"fanout": 1})
+    p95 = summary(measure(Client(hedged.url, "/v1/run", body), 50))["p95"]
+    delayed = bench.procs.dispatcher(workers, max_in_flight_per_runtime=1024, hedge={"delay_ms": round(p95)})
+    targets: dict[str, Callable[[], Callable[[], object]]] = {
+        "floor": lambda: bench.bare("python"),
+        "hedged": lambda: Client(hedged.url, "/v1/run", body),
+        f"hedged, delay {round(p95)} ms (p95)": lambda: Client(delayed.url, "/v1/run", body),
+        "unhedged": lambda: Client(unhedged.url, "/v1/run", body),
+    }
+    return {name: {str(c): _closed_loop(make, c, duration) for c in levels} for name, make in targets.items()}
+
+
+def _closed_loop(make: Callable[[], Callable[[], object]], concurrency: int, duration: float) -> dict:
+    latencies: list[float] = []
+    lock = threading.Lock()
+    stop_at = time.monotonic() + duration
+
+    def loop() -> None:
+        call = make()
+        mine = []
+        while time.monotonic() < stop_at:
+            t = time.perf_counter()
+            call()
+            mine.append((time.perf_counter() - t) * 1000)
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=loop) for _ in range(concurrency)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - started
+    row = summary(latencies)
+    row["per_second"] = len(latencies) / elapsed
+    return row
