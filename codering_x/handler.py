@@ -57,7 +57,16 @@ def handle(context: Any, event: Any, cancel: Cancel | None = None) -> nuclio_sdk
     if (event.method or "POST").upper() == "GET":  # a probe: the dispatcher's /healthz, on any path
         return json_response(200, json.dumps(health(context)))
     try:
-        request = RunRequest.model_validate(_decode_body(event.body))
+        body = event.body
+        if isinstance(body, bytes | bytearray | str):  # one pass: parse and validate together
+            try:
+                request = RunRequest.model_validate_json(body)
+            except ValidationError as exc:
+                if any(e["type"] == "json_invalid" for e in exc.errors(include_url=False)):
+                    raise RequestError("invalid_json", f"the body is not valid JSON: {exc.errors()[0]['msg']}") from exc
+                raise
+        else:
+            request = RunRequest.model_validate(_decode_body(body))
         try:
             asked = engine.catalogue.get(request.runtime).name
         except UnknownRuntime as exc:
@@ -89,15 +98,10 @@ def health(context: Any) -> dict[str, Any]:
 
 
 def _decode_body(body: Any) -> Any:
-    """Nuclio hands the body over as bytes, or already decoded when the content type is
-    exactly application/json."""
+    """Nuclio hands the body over as bytes, or already decoded (a dict) when the content type
+    is exactly application/json."""
     if isinstance(body, dict):
         return body
-    if isinstance(body, bytes | bytearray | str):
-        try:
-            return json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise RequestError("invalid_json", f"the body is not valid JSON: {exc}") from exc
     raise RequestError("invalid_json", "the body must be a JSON object")
 
 

@@ -33,6 +33,17 @@ def error_response(status: int, code: str, message: str, details: object = None,
     return web.json_response(body, status=status, headers=headers or None)
 
 
+def invalid_body(exc: ValidationError) -> Outcome:
+    """400: `invalid_json` when the body is not JSON at all, else `invalid_request` with the errors."""
+    errors = exc.errors(include_url=False)
+    if any(e["type"] == "json_invalid" for e in errors):
+        return error_outcome(400, "invalid_json", f"the body is not valid JSON: {errors[0]['msg']}")
+    if any(e["type"] == "model_type" and not e["loc"] for e in errors):
+        return error_outcome(400, "invalid_request", "the body must be a JSON object (a RunRequest)")
+    details = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors]
+    return error_outcome(400, "invalid_request", "the request does not match the RunRequest schema", details)
+
+
 class Dispatcher:
     """Owns the registry, the health checker, the hedger and the HTTP app."""
 
@@ -150,19 +161,10 @@ class Dispatcher:
             return error_outcome(413, "too_large", f"the body is larger than {limit} bytes"), None
         except TimeoutError:
             return error_outcome(408, "body_timeout", "the body did not arrive in time"), None
-        try:
-            parsed = json.loads(body)
-        except (UnicodeDecodeError, ValueError) as exc:
-            return error_outcome(400, "invalid_json", f"the body is not valid JSON: {exc}"), None
-        try:
-            run_request = RunRequest.model_validate(parsed)
+        try:  # one pass: pydantic parses the JSON and validates it together
+            run_request = RunRequest.model_validate_json(body)
         except ValidationError as exc:
-            details = [
-                {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors(include_url=False)
-            ]
-            return error_outcome(
-                400, "invalid_request", "the request does not match the RunRequest schema", details
-            ), None
+            return invalid_body(exc), None
         runtime = self.registry.resolve(run_request.runtime)
         if runtime is None:
             known = sorted(self.registry.runtimes())

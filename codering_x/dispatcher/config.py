@@ -18,6 +18,9 @@ class _Section(BaseModel):
 class HedgeConfig(_Section):
     fanout: int = Field(2, ge=1, le=4, description="workers each request is sent to")
     delay_ms: int = Field(0, ge=0, description="wait before the second send; 0 sends to both at once")
+    idle_only: bool = Field(
+        True, description="send the second copy only to a worker with nothing in flight (under load: once)"
+    )
     max_attempts: int = Field(4, ge=1, description="sends per request, retries included")
     attempt_timeout_s: float = Field(60.0, gt=0, description="one worker's time to answer")
     deadline_s: float = Field(90.0, gt=0, description="a request's whole time; past it: 504")

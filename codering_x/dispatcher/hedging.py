@@ -51,12 +51,14 @@ class Hedger:
         running: dict[asyncio.Task, tuple[WorkerState, int]] = {}
         failures: list[str] = []
 
-        def launch() -> bool:
+        def launch(hedge: bool = False) -> bool:
             if len(tried) >= self.config.max_attempts:
                 return False
             worker = self.registry.pick(runtime, tried)
             if worker is None:
                 return False
+            if hedge and self.config.idle_only and worker.in_flight > 0:
+                return False  # under load every worker is busy: a duplicate would only cost capacity
             tried.add(worker.name)
             if len(tried) > self.config.fanout:
                 self.metrics.retries.labels(runtime).inc()
@@ -66,12 +68,15 @@ class Hedger:
 
         launch()
         hedge_due = started + self.config.delay_ms / 1000
+        hedge_declined = False
         try:
             while running:
                 now = time.monotonic()
-                want_more = len(running) < self.config.fanout
-                if want_more and now >= hedge_due and launch():
-                    continue
+                want_more = len(running) < self.config.fanout and not hedge_declined
+                if want_more and now >= hedge_due:
+                    if launch(hedge=not failures):
+                        continue
+                    hedge_declined = not failures  # no idle worker now: this request goes out once
                 wake = hedge_due if want_more and now < hedge_due else deadline
                 done, _ = await asyncio.wait(running, timeout=max(wake - now, 0), return_when=asyncio.FIRST_COMPLETED)
                 if not done and time.monotonic() >= deadline:
