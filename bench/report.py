@@ -43,8 +43,8 @@ def chart(results: dict[str, dict]) -> Path | None:
         for label, r in (results.get(name) or {}).get("rows", {}).items():
             if name == "floor" and label != "python":
                 continue
-            if "javascript" in label or label.startswith(("c", "java")):
-                continue
+            if label.split()[0].rstrip(",") in ("javascript", "c", "java"):
+                continue  # the chart is about python; the tables have every runtime
             python_rows[f"{name}: {label}"] = r
     throughput = (results.get("throughput") or {}).get("curves", {})
     fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5.5))
@@ -95,7 +95,12 @@ def write_report() -> Path:
     ]
     for name, title in TITLES.items():
         if name in results:
-            lines += [f"## {title}", "", *_latency_table(results[name]["rows"]), ""]
+            data = results[name]
+            floor = data.get("floor", {}).get("python", {}).get("median")
+            note = f"Measured {data.get('measured', '?')}" + (
+                f"; ratios are to that run's own floor (python {floor:.1f} ms)." if floor else "."
+            )
+            lines += [f"## {title}", "", note, "", *_latency_table(data["rows"]), ""]
     if "throughput" in results:
         curves = results["throughput"]["curves"]
         levels = list(next(iter(curves.values())))

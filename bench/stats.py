@@ -42,7 +42,8 @@ def versions() -> dict[str, str]:
     found = {}
     for name, argv in probes.items():
         try:
-            out = subprocess.run(argv, capture_output=True, text=True, timeout=20)
+            env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}  # the sandbox's toolchains
+            out = subprocess.run(argv, capture_output=True, text=True, timeout=20, env=env)
             found[name] = (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr) else "?"
         except (OSError, subprocess.TimeoutExpired):
             found[name] = "absent"
