@@ -58,18 +58,27 @@ class LocalWorkers:
         backoff = 0.1
         while True:
             started = time.monotonic()
+            served = False
             try:
-                await self._serve_once(name, runtime)
+                served = await self._serve_once(name, runtime)
             except Exception as exc:  # a worker that cannot start: log, back off, try again
                 log.error("worker %s failed to start: %s", name, exc)
             self.live.pop(name, None)
             self._publish()
-            backoff = 0.1 if time.monotonic() - started > HEALTHY_LIFETIME_S else min(backoff * 2, self.backoff_max_s)
+            # A worker that served and then died (killed, OOM) comes back at once; only one
+            # that cannot start, or dies young again and again, backs off (crash loops).
+            lived = time.monotonic() - started
+            backoff = (
+                0.1
+                if served and (lived > HEALTHY_LIFETIME_S or backoff <= 0.1)
+                else min(backoff * 2, self.backoff_max_s)
+            )
             self.respawns += 1
             log.warning("worker %s exited; respawning in %.1f s", name, backoff)
             await asyncio.sleep(backoff)
 
-    async def _serve_once(self, name: str, runtime: str) -> None:
+    async def _serve_once(self, name: str, runtime: str) -> bool:
+        """Start one worker, serve until it exits; True if it came up and served."""
         argv = [sys.executable, "-m", "codering_x.cli", "worker", "--runtime", runtime, "--name", name,
                 "--host", "127.0.0.1", "--port", "0", "--concurrency", str(self.concurrency)]  # fmt: skip
         proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE)
@@ -82,6 +91,7 @@ class LocalWorkers:
             self.live[name] = WorkerSpec(name, runtime, url)
             self._publish()
             await proc.wait()
+            return True
         finally:
             if proc.returncode is None:
                 proc.kill()
@@ -144,6 +154,7 @@ async def serve(settings: Settings, docker_client=None, project: str = "codering
             dispatcher.registry, dispatcher.workers_changed, k8s.watch_timeout_s,
         )  # fmt: skip
         discovery_task = asyncio.create_task(discovery.run())
+    dispatcher.registry.expected.update(dispatcher.expected_runtimes)
     url = f"http://{host}:{port}"
     print(f"codering-x dispatcher listening on {url} (discovery: {kind})", flush=True)
     stop = asyncio.Event()

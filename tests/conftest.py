@@ -35,6 +35,17 @@ def run(engine: Engine):
 
 
 @pytest.fixture
+def procs(tmp_path, engine):
+    """Real worker and dispatcher processes on 127.0.0.1, stopped after the test.
+    (`engine` makes sure the toolchains are here first.)"""
+    from codering_x.localprocs import Procs
+
+    started = Procs(tmp=tmp_path)
+    yield started
+    started.stop_all()
+
+
+@pytest.fixture
 def no_leftovers(engine: Engine):
     """After the test, no process of any sandbox uid may remain."""
     yield

@@ -194,7 +194,7 @@ class Dispatcher:
         return web.json_response({"status": "ok"})
 
     async def readyz(self, request: web.Request) -> web.Response:
-        expected = self.expected_runtimes or sorted(self.registry.runtimes())
+        expected = self.expected_runtimes or sorted({w.spec.runtime for w in self.registry.workers.values()})
         short = {r: self.registry.healthy_count(r) for r in expected if self.registry.healthy_count(r) < 2}
         if not expected or short:
             message = "no runtime discovered yet" if not expected else "runtimes with fewer than 2 healthy workers"

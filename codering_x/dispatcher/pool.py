@@ -47,6 +47,10 @@ class Registry:
     def __init__(self, health: HealthConfig) -> None:
         self.health = health
         self.workers: dict[str, WorkerState] = {}
+        # Runtimes stay known when all their workers are gone (killed, respawning): a request
+        # for one is then a 503 "no worker, retry", not a 400 "unknown runtime".
+        self.expected: set[str] = set()
+        self.remembered: dict[str, dict[str, Any]] = {}
 
     # -- discovery feeds these ---------------------------------------------------------
     def replace(self, source: str, specs: list[WorkerSpec]) -> None:
@@ -64,6 +68,7 @@ class Registry:
         worker.healthy, worker.failures, worker.down_until = True, 0, 0.0
         if info:
             worker.info = info
+            self.remembered[worker.spec.runtime] = info
 
     def failed(self, worker: WorkerState) -> None:
         """Passive health: no traffic for a back-off that doubles with each failure in a row."""
@@ -89,7 +94,8 @@ class Registry:
         return [w for w in self.workers.values() if w.spec.runtime == runtime]
 
     def runtimes(self) -> set[str]:
-        return {w.spec.runtime for w in self.workers.values()}
+        """Every runtime known: with workers now, expected, or seen before."""
+        return {w.spec.runtime for w in self.workers.values()} | self.expected | set(self.remembered)
 
     def healthy_count(self, runtime: str) -> int:
         now = time.monotonic()
@@ -97,10 +103,10 @@ class Registry:
 
     def catalogue(self) -> dict[str, dict[str, Any]]:
         """Runtime name → its catalogue entry, as a healthy worker of it reported it."""
-        entries: dict[str, dict[str, Any]] = {}
+        entries: dict[str, dict[str, Any]] = dict(self.remembered)
         for w in self.workers.values():
             if w.info and w.healthy:
-                entries.setdefault(w.spec.runtime, w.info)
+                entries[w.spec.runtime] = w.info
         return entries
 
     def resolve(self, name: str) -> str | None:
