@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test toolchains images lint format bench bench-engine bench-dispatcher bench-docker clean
+.PHONY: run test soak toolchains images lint format bench bench-engine bench-dispatcher bench-docker clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,10 @@ $(STAMP): pyproject.toml
 ## run: start codering-x on the embedded default: the dispatcher on 127.0.0.1:8000, two workers per runtime
 run: $(STAMP)
 	$(BIN)/codering-x serve
+
+## soak: the reliability tests, repeated for longer (not in CI): SOAK_ROUNDS=10 by default
+soak: toolchains $(STAMP)
+	for i in $$(seq $${SOAK_ROUNDS:-10}); do $(BIN)/pytest -q tests/reliability || exit 1; done
 
 ## toolchains: install the ten runtimes' toolchains from Debian packages (root; no-op when present)
 toolchains:

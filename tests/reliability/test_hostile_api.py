@@ -1,0 +1,88 @@
+"""Hostile input to the API: each gets a 4xx or a correct result, never a 5xx, a hang or a
+dead worker."""
+
+from __future__ import annotations
+
+import json
+import select
+import socket
+import time
+from urllib.parse import urlparse
+
+import pytest
+
+from codering_x.localprocs import call
+
+
+@pytest.fixture(scope="module")
+def dispatcher(tmp_path_factory, engine):
+    from codering_x.localprocs import Procs
+
+    procs = Procs(tmp=tmp_path_factory.mktemp("hostile-api"))
+    workers = [procs.worker(name="python-1"), procs.worker(name="python-2")]
+    yield procs.dispatcher(workers, body_timeout_s=2.0)
+    procs.stop_all()
+
+
+def still_serving(url: str) -> None:
+    status, body, _ = call(url, body={"runtime": "python", "code": "print('fine')"})
+    assert status == 200 and body["run"]["stdout"] == "fine\n"
+
+
+def raw_post(url: str, payload: bytes, timeout: float = 60) -> int:
+    """POST raw bytes with a correct Content-Length; return the status code."""
+    parsed = urlparse(url)
+    with socket.create_connection((parsed.hostname, parsed.port), timeout=timeout) as s:
+        head = f"POST /v1/run HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+        s.sendall(head.encode())
+        try:
+            s.sendall(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused early: the status line is still there to read
+        return int(s.recv(4096).split(b" ", 2)[1])
+
+
+@pytest.mark.parametrize(
+    ("name", "payload", "expected"),
+    [
+        ("100 MB body", b'{"runtime": "python", "code": "' + b"x" * (100 << 20) + b'"}', {413}),
+        ("deeply nested JSON", b'{"runtime": "python", "code": "", "context": ' + b"[" * 100000 + b"]" * 100000 + b"}", {400}),
+        ("invalid UTF-8", b'{"runtime": "python", "code": "\xff\xfe"}', {400}),
+        ("NUL in a file name", json.dumps({"runtime": "python", "files": [{"name": "a\u0000b.py", "content": ""}]}).encode(), {400}),
+        ("10,000 files", json.dumps({"runtime": "python", "files": [{"name": f"f{i}.py", "content": ""} for i in range(10000)]}).encode(), {400}),
+        ("1 MB argv", json.dumps({"runtime": "python", "code": "", "args": ["a" * (1 << 20)]}).encode(), {400}),
+        ("negative limits", json.dumps({"runtime": "python", "code": "", "limits": {"memory_mb": -5}}).encode(), {400}),
+        ("huge limits", json.dumps({"runtime": "python", "code": "", "limits": {"cpu_time_ms": 10**18}}).encode(), {400}),
+        ("not an object", b"[1, 2, 3]", {400}),
+    ],
+)  # fmt: skip
+def test_hostile_bodies_get_a_clear_4xx(dispatcher, name, payload, expected):
+    assert raw_post(dispatcher.url, payload) in expected, name
+    still_serving(dispatcher.url)
+
+
+def test_nul_bytes_in_stdin_are_data(dispatcher):
+    status, body, _ = call(
+        dispatcher.url,
+        body={"runtime": "python", "code": "import sys\nprint(len(sys.stdin.read()))", "stdin": "a\u0000b\u0000"},
+    )
+    assert status == 200 and body["run"]["stdout"] == "4\n"
+
+
+def test_a_slowloris_body_is_cut_off_with_408(dispatcher):
+    parsed = urlparse(dispatcher.url)
+    started = time.monotonic()
+    with socket.create_connection((parsed.hostname, parsed.port), timeout=30) as s:
+        s.sendall(
+            b"POST /v1/run HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"
+        )
+        answer = b""
+        for _ in range(10):  # a byte a second: never finishes within the body timeout (2 s)
+            if select.select([s], [], [], 1.0)[0]:
+                answer = s.recv(4096)
+                break
+            s.sendall(b" ")
+        answered = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert answered < 5, answered
+    still_serving(dispatcher.url)
