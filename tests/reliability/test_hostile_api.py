@@ -3,6 +3,7 @@ dead worker."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import select
 import socket
@@ -35,10 +36,8 @@ def raw_post(url: str, payload: bytes, timeout: float = 60) -> int:
     with socket.create_connection((parsed.hostname, parsed.port), timeout=timeout) as s:
         head = f"POST /v1/run HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
         s.sendall(head.encode())
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # refused early: the status is there
             s.sendall(payload)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # refused early: the status line is still there to read
         return int(s.recv(4096).split(b" ", 2)[1])
 
 
