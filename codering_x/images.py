@@ -55,8 +55,9 @@ COPY --from=helper /sbexec /usr/local/lib/codering-x/sbexec
 # No setuid or setgid binary may remain: a sandboxed run must have nothing to escalate with.
 RUN find / -xdev -type f -perm /6000 -exec chmod a-s {{}} + ; ! find / -xdev -type f -perm /6000 | grep -q .
 # TINI_SUBREAPER: tini reaps orphans even when `docker run --init` makes it PID 1's child.
+# CODERING_UID_BASE: runs in containers use uids apart from the host's sandbox (60000+).
 ENV CODERING_RUNTIME={name} CODERING_RUNTIMES_DIR=/opt/codering-x/runtimes \\
-    CODERING_SBEXEC=/usr/local/lib/codering-x/sbexec TINI_SUBREAPER=1
+    CODERING_SBEXEC=/usr/local/lib/codering-x/sbexec TINI_SUBREAPER=1 CODERING_UID_BASE=61000
 LABEL codering.runtime={name}
 EXPOSE 8080
 ENTRYPOINT ["/usr/bin/tini", "--"]

@@ -55,3 +55,28 @@ def test_concurrent_runs_cannot_see_each_other(engine):
     with ThreadPoolExecutor(max_workers=16) as pool:
         outputs = list(pool.map(one, range(16)))
     assert outputs == [f"['marker-{i}'] True" for i in range(16)]
+
+
+def test_runs_cannot_reach_each_others_abstract_sockets_or_share_sysv_ipc(engine):
+    """Run A listens on an abstract unix socket; run B, at the same time, tries to connect to
+    it. Both try to create a SysV shared memory segment anyone could attach to."""
+    listener = (
+        "import socket, time, ctypes\n"
+        "s = socket.socket(socket.AF_UNIX); s.bind('\\0codering-isolation'); s.listen(); s.settimeout(3)\n"
+        "shm = ctypes.CDLL(None, use_errno=True).shmget(0, 4096, 0o1666)\n"
+        "print('shm', shm, ctypes.get_errno())\n"
+        "try:\n    s.accept(); print('ACCEPTED')\nexcept OSError:\n    print('alone')\n"
+    )
+    connector = (
+        "import socket, time\n"
+        "time.sleep(0.5)\n"
+        "try:\n"
+        "    socket.socket(socket.AF_UNIX).connect('\\0codering-isolation'); print('CONNECTED')\n"
+        "except OSError as e:\n    print('denied', e.errno)\n"
+    )
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        a = pool.submit(engine.run, RunRequest(runtime="python", code=listener))
+        b = pool.submit(engine.run, RunRequest(runtime="python", code=connector))
+        out_a, out_b = a.result().run.stdout, b.result().run.stdout
+    assert out_a.splitlines() == ["shm -1 1", "alone"], out_a  # shmget: EPERM
+    assert out_b.startswith("denied"), out_b

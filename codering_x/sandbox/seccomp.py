@@ -3,7 +3,7 @@
 Built in the parent with libseccomp (through pyseccomp) and handed to the exec helper as
 bytes, so the child does nothing but two prctl() calls. Denies every socket family but
 AF_UNIX (no network in any form), io_uring (its SOCKET op bypasses socket()), ptrace and
-friends, mount, bpf, namespace creation and kernel-facing calls; the 32-bit and x32 ABIs
+friends, mount, bpf, namespace creation, SysV IPC and message queues, and kernel-facing calls; the 32-bit and x32 ABIs
 are killed outright (the `int 0x80` socket escape) by libseccomp's bad-arch default.
 """
 
@@ -21,6 +21,10 @@ DENIED_EPERM = (
     "name_to_handle_at", "fanotify_init", "quotactl", "mount_setattr", "move_mount",
     "open_tree", "fsopen", "fsmount", "fsconfig", "fspick", "syslog", "settimeofday",
     "clock_settime", "adjtimex",
+    # SysV IPC and POSIX message queues outlive the run and are shared by every uid of the
+    # host (no IPC namespace here): a channel between runs and a leak. Nothing we run needs them.
+    "shmget", "shmat", "shmdt", "shmctl", "msgget", "msgsnd", "msgrcv", "msgctl",
+    "semget", "semop", "semctl", "semtimedop", "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive",
 )  # fmt: skip
 DENIED_ENOSYS = ("io_uring_setup", "io_uring_enter", "io_uring_register", "clone3")
 CLONE_NEW_FLAGS = (
