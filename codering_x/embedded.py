@@ -44,7 +44,6 @@ class LocalWorkers:
         self.backoff_max_s = backoff_max_s
         self.live: dict[str, WorkerSpec] = {}
         self.processes: dict[str, asyncio.subprocess.Process] = {}
-        self.respawns = 0
 
     async def run(self) -> None:
         await asyncio.gather(*(self._slot(runtime, index) for runtime, index in self.slots))
@@ -73,7 +72,6 @@ class LocalWorkers:
                 if served and (lived > HEALTHY_LIFETIME_S or backoff <= 0.1)
                 else min(backoff * 2, self.backoff_max_s)
             )
-            self.respawns += 1
             log.warning("worker %s exited; respawning in %.1f s", name, backoff)
             await asyncio.sleep(backoff)
 
