@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test soak toolchains images lint format bench bench-engine bench-dispatcher bench-docker clean
+.PHONY: run test soak toolchains engine images lint format bench bench-engine bench-dispatcher bench-docker clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,12 @@ soak: toolchains $(STAMP)
 toolchains:
 	bash scripts/install-toolchains
 
-## test: install toolchains and the virtualenv, lint, run the whole suite
-test: toolchains $(STAMP)
+## engine: a running Docker engine and the debian:bookworm-slim base (no-op when both are there)
+engine:
+	bash .ci/docker-engine
+
+## test: install toolchains, a Docker engine and the virtualenv, lint, run the whole suite
+test: toolchains engine $(STAMP)
 	$(BIN)/ruff check codering_x tests bench
 	$(BIN)/ruff format --check codering_x tests bench
 	$(BIN)/pytest -q
