@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -19,7 +16,7 @@ from urllib.parse import urlparse
 from bench.stats import measure, summary
 from codering_x.catalogue import SANDBOX_PATH, Catalogue, resolve
 from codering_x.engine import Engine
-from codering_x.localprocs import ROOT, Procs, wait_ready
+from codering_x.localprocs import Procs, wait_ready
 from codering_x.models import RunRequest
 from codering_x.sandbox import ProcessLimits
 
@@ -203,13 +200,9 @@ def docker(bench: Workbench, runs: int, floors: dict) -> dict:
     project = "codering-x-bench"
     dev = DevMode.connect(project)
     image = image_name(Catalogue.load().get("python"))
-    up = subprocess.Popen(
-        [sys.executable, "-m", "codering_x.cli", "up", "python", "--project", project, "--port", "0"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
-    )  # fmt: skip
+    up = bench.procs.up("python", "--project", project)
     try:
-        url = next(line.split()[4] for line in up.stdout if line.startswith("codering-x dispatcher listening on "))
-        threading.Thread(target=up.stdout.read, daemon=True).start()
+        url = up.url
         wait_ready(url, timeout=600)
         rows = {
             "containers, hedged": summary(
@@ -225,8 +218,7 @@ def docker(bench: Workbench, runs: int, floors: dict) -> dict:
 
         rows["docker run --rm"] = summary(measure(docker_run, max(10, runs // 10), warmup=2))
     finally:
-        os.killpg(up.pid, signal.SIGTERM)
-        up.wait(30)
+        up.stop()
         dev.down()
     return {k: with_ratio(v, floors["python"]["median"]) for k, v in rows.items()}
 

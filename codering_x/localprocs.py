@@ -69,6 +69,11 @@ class Procs:
         argv = [sys.executable, "-m", "codering_x.cli", "serve", "--config", str(path), "--port", "0"]
         return self._start(argv, "codering-x dispatcher listening on ", "dispatcher")
 
+    def up(self, *args: str) -> Proc:
+        """`codering-x up ARGS --port 0`, the docker dev mode, in the foreground."""
+        argv = [sys.executable, "-m", "codering_x.cli", "up", *args, "--port", "0"]
+        return self._start(argv, "codering-x dispatcher listening on ", "up")
+
     def serve(self, *args: str, env: dict[str, str] | None = None) -> Proc:
         argv = [sys.executable, "-m", "codering_x.cli", "serve", "--port", "0", *args]
         return self._start(argv, "codering-x dispatcher listening on ", "serve", env)

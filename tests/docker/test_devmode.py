@@ -4,8 +4,6 @@ and `codering-x down` leaving nothing behind."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import threading
@@ -13,7 +11,7 @@ import time
 
 import pytest
 
-from codering_x.localprocs import ROOT, call, wait_ready
+from codering_x.localprocs import ROOT, Procs, call, wait_ready
 from tests.conftest import ALL_RUNTIMES
 from tests.programs import ECHO, SUM
 
@@ -26,24 +24,14 @@ def cli(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def up(docker, images):
+def up(docker, images, tmp_path_factory):
     """`codering-x up` in the foreground, as a developer runs it; `down` afterwards."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "codering_x.cli", "up", "--project", PROJECT, "--replicas", "2", "--port", "0"],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True,
-    )  # fmt: skip
-    url = None
-    for line in proc.stdout:
-        if line.startswith("codering-x dispatcher listening on "):
-            url = line.split()[4]
-            break
-    assert url, "codering-x up did not start its dispatcher"
-    threading.Thread(target=proc.stdout.read, daemon=True).start()  # keep its pipe drained
+    procs = Procs(tmp=tmp_path_factory.mktemp("devmode"))
+    url = procs.up("--project", PROJECT, "--replicas", "2").url
     ready = wait_ready(url, timeout=300)
     assert sorted(ready["runtimes"]) == ALL_RUNTIMES
     yield url
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(30)
+    procs.stop_all()
     down = cli("down", "--project", PROJECT)
     assert down.returncode == 0, down.stderr
     assert docker.containers.list(all=True, filters={"label": LABEL}) == []
