@@ -38,7 +38,7 @@ MAX_NAME = 128
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # true is not 1, "5" is not 5
 
 
 class SourceFile(Strict):
@@ -113,7 +113,18 @@ class TestCase(Strict):
     tolerance: float = Field(default=1e-6, ge=0, description="for compare=float: absolute or relative")
 
 
+# JSON Schema's way to say what `_one_source` checks, so clients and fuzzers know it too.
+ONE_SOURCE_SCHEMA = {
+    "oneOf": [
+        {"required": ["code"], "properties": {"code": {"type": "string"}}},
+        {"required": ["files"], "properties": {"files": {"type": "array", "minItems": 1}}},
+    ]
+}
+
+
 class RunRequest(Strict):
+    model_config = ConfigDict(json_schema_extra=ONE_SOURCE_SCHEMA)
+
     runtime: str = Field(min_length=1, max_length=64)
     files: list[SourceFile] | None = Field(default=None, max_length=MAX_FILES)
     code: str | None = Field(default=None, max_length=2 * MAX_FILE_BYTES, description="shorthand for one file")

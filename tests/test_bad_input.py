@@ -49,7 +49,17 @@ def test_limits_above_the_maximum(engine, limits):
     assert info.value.code == "invalid_request" and "maximum" in info.value.message
 
 
-@pytest.mark.parametrize("limits", [{"memory_mb": -1}, {"wall_time_ms": 0}, {"output_bytes": "lots"}, {"nope": 1}])
+@pytest.mark.parametrize(
+    "limits",
+    [
+        {"memory_mb": -1},
+        {"wall_time_ms": 0},
+        {"output_bytes": "lots"},
+        {"nope": 1},
+        {"processes": True},
+        {"memory_mb": "64"},
+    ],
+)
 def test_invalid_limits(limits):
     with pytest.raises(ValidationError):
         RunRequest(runtime="python", code="", limits=limits)

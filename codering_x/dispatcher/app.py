@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 import time
 import uuid
@@ -59,7 +58,6 @@ class Dispatcher:
         # What /readyz waits for: the configured runtimes, else what discovery expects to
         # find (set before its workers start), else whatever has been found.
         self.expected_runtimes: list[str] = list(settings.runtimes)
-        self.openapi = json.dumps(openapi_document())
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
@@ -102,6 +100,8 @@ class Dispatcher:
             response = await handler(request)
         except web.HTTPException as exc:  # aiohttp's own 404/405/...: in our error shape
             response = error_response(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
+            if "Allow" in exc.headers:  # a 405 must say which methods are allowed (RFC 9110)
+                response.headers["Allow"] = exc.headers["Allow"]
         response.headers["X-Request-Id"] = rid
         return response
 
@@ -205,4 +205,4 @@ class Dispatcher:
         return web.Response(body=generate_latest(self.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def openapi_json(self, request: web.Request) -> web.Response:
-        return web.Response(text=self.openapi, content_type="application/json")
+        return web.json_response(openapi_document(sorted(self.registry.names())))

@@ -18,11 +18,14 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def openapi_document() -> dict[str, Any]:
+def openapi_document(runtimes: list[str] | None = None) -> dict[str, Any]:
+    """The API; `runtimes` (names and aliases served now) becomes the enum of `runtime`."""
     _, schemas = models_json_schema(
         [(RunRequest, "validation"), (RunResult, "serialization"), (ErrorResponse, "serialization")],
         ref_template="#/components/schemas/{model}",
     )
+    if runtimes:
+        schemas["$defs"]["RunRequest"]["properties"]["runtime"]["enum"] = sorted(runtimes)
     json_object = {"application/json": {"schema": {"type": "object"}}}
     return {
         "openapi": "3.1.0",

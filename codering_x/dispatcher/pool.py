@@ -109,6 +109,11 @@ class Registry:
                 entries[w.spec.runtime] = w.info
         return entries
 
+    def names(self) -> set[str]:
+        """Every name `resolve` accepts in lower case: runtimes and their aliases."""
+        aliases = {a.lower() for info in self.catalogue().values() for a in info.get("aliases", [])}
+        return self.runtimes() | aliases
+
     def resolve(self, name: str) -> str | None:
         """A runtime name or alias (case-insensitive) → the runtime's name."""
         key = name.lower()
