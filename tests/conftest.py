@@ -1,6 +1,13 @@
-"""Shared fixtures: one real engine (real sandbox, real toolchains) for the whole session."""
+"""Shared fixtures: one real engine (real sandbox, real toolchains) for the whole session,
+and, for the tests that need them, a real Docker engine, the ten images and `codering-x up`.
+
+A missing toolchain or Docker engine is a failure, never a skip: `make test` provides both.
+"""
 
 from __future__ import annotations
+
+import subprocess
+import sys
 
 import pytest
 
@@ -8,6 +15,8 @@ from codering_x.catalogue import Catalogue
 from codering_x.engine import Engine
 from codering_x.models import RunRequest, RunResult
 
+PROJECT = "codering-x-test"
+LABEL = f"codering.project={PROJECT}"
 ALL_RUNTIMES = ["bash", "c", "cpp", "go", "java", "javascript", "php", "python", "ruby", "rust"]
 
 
@@ -51,3 +60,46 @@ def no_leftovers(engine: Engine):
     yield
     left = engine.sandbox.uids.leftovers()
     assert not left, f"sandbox processes left behind: {left}"
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    from codering_x.localprocs import ROOT
+
+    return subprocess.run([sys.executable, "-m", "codering_x.cli", *args], cwd=ROOT, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="session")
+def docker():
+    from codering_x.images import DockerUnavailable, docker_client
+
+    try:
+        return docker_client()
+    except DockerUnavailable as exc:
+        pytest.fail(f"no Docker engine: run `make engine` (or start dockerd): {exc}")
+
+
+@pytest.fixture(scope="session")
+def images(docker) -> dict[str, str]:
+    """runtime name → image tag, built (or found up to date in the layer cache) once."""
+    from codering_x.images import build
+
+    return build(Catalogue.load().runtimes.values(), client=docker)
+
+
+@pytest.fixture(scope="session")
+def up(docker, images, tmp_path_factory):
+    """`codering-x up` in the foreground, as a developer runs it: ten runtimes, two
+    replicas each, shared by every test that needs containers; `down` afterwards."""
+    from codering_x.localprocs import Procs, wait_ready
+
+    procs = Procs(tmp=tmp_path_factory.mktemp("devmode"))
+    url = procs.up("--project", PROJECT, "--replicas", "2").url
+    ready = wait_ready(url, timeout=300)
+    assert sorted(ready["runtimes"]) == ALL_RUNTIMES
+    yield url
+    procs.stop_all()
+    down = cli("down", "--project", PROJECT)
+    assert down.returncode == 0, down.stderr
+    assert docker.containers.list(all=True, filters={"label": LABEL}) == []
+    assert docker.networks.list(filters={"label": LABEL}) == []
+    assert docker.volumes.list(filters={"label": LABEL}) == []

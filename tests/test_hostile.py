@@ -1,5 +1,5 @@
-"""Hostile programs (sandbox.md §5): each gets the right outcome, leaves no process of a
-sandbox uid behind, and the next run still works."""
+"""Hostile programs (sandbox.md §5) beyond the cross-runtime table of tests/attacks.py: each
+gets the right outcome, leaves no process of a sandbox uid behind, and the next run works."""
 
 from __future__ import annotations
 
@@ -197,11 +197,11 @@ def test_symlinks_out_of_the_work_dir_lead_nowhere(run):
     assert os.path.exists("/etc/hostname") and os.path.exists("/etc/passwd")
 
 
-@pytest.mark.parametrize("target", ["os.getppid()", "1", "-1"])
-def test_killing_the_parent_or_everyone_hurts_no_one_else(run, target):
-    code = f"import os, signal\ntry:\n    os.kill({target}, signal.SIGKILL)\n    print('sent')\nexcept OSError as e:\n    print('DENIED', e.errno)"
-    result = run("python", code)
-    assert result.status in ("ok", "runtime_error")  # kill(-1) may take the program itself down
+def test_kill_of_every_process_reaches_none_but_the_run(run):
+    """kill(-1) as the sandbox uid: Landlock's signal scope leaves only the run's own domain
+    (and kill(-1) never signals the caller), so the worker, the helper and other runs live."""
+    result = run("python", "import os, signal\nos.kill(-1, signal.SIGKILL)\nprint('survived')")
+    assert result.status == "ok" and result.run.stdout == "survived\n"
 
 
 def test_environment_holds_nothing_of_the_server(run):
@@ -227,13 +227,3 @@ def test_segfault_leaves_no_core_file(run):
     code = '#include <stdio.h>\nint main(void) { FILE *f = fopen("probe", "w"); fclose(f); volatile int *p = 0; return *p; }\n'
     result = run("c", code)
     assert result.status == "runtime_error" and result.run.signal == 11
-
-
-def test_compile_time_include_of_a_secret_is_a_compile_error(run):
-    result = run("c", '#include "/etc/shadow"\nint main(void) { return 0; }\n')
-    assert result.status == "compile_error" and "shadow" in result.compile.stderr
-
-
-def test_rust_include_str_of_a_host_secret_is_a_compile_error(run):
-    result = run("rust", 'fn main() { print!("{}", include_str!("/etc/shadow")); }\n')
-    assert result.status == "compile_error"

@@ -18,7 +18,9 @@
  *   -L ABI               apply Landlock at this ABI (0 = off)
  *   -s FILE              load this raw seccomp BPF program (sock_filter array)
  *   -K                   kill mode: after dropping to UID, kill(-1, SIGKILL) and exit
- * Once confined, sbexec forks: the child execs the payload, and sbexec (a subreaper)
+ * Once it has dropped to the uid, sbexec forks: the child confines itself (no_new_privs,
+ * Landlock, seccomp) and execs the payload, and sbexec, outside that confinement so
+ * the payload cannot signal it, (a subreaper)
  * waits for it, kills and reaps whatever it left behind, and reports its rusage. (The
  * payload's own rusage would be wrong: a process spawned by the
  * worker with vfork inherits the worker's peak RSS as its own.) sbexec then exits as the
@@ -197,9 +199,6 @@ int main(int argc, char **argv) {
     if (setresgid(gid, gid, gid)) die("setresgid");
     if (setresuid(uid, uid, uid)) die("setresuid");
     if (workdir && chdir(workdir)) die(workdir);
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) die("no_new_privs");
-    if (landlock_abi > 0) apply_landlock(landlock_abi, workdir, read_paths, n_read, file_paths, n_files);
-    if (seccomp_path && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &filter, 0, 0)) die("seccomp");
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_term; /* no SA_RESTART: wait4 returns EINTR */
@@ -212,6 +211,11 @@ int main(int argc, char **argv) {
     if (child == 0) {
         signal(SIGTERM, SIG_DFL);
         prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0); /* and if the helper dies, the payload */
+        /* Confined here, not before the fork: the helper stays outside the Landlock domain,
+         * whose signal scope then stops the payload from killing it (and its report). */
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) die("no_new_privs");
+        if (landlock_abi > 0) apply_landlock(landlock_abi, workdir, read_paths, n_read, file_paths, n_files);
+        if (seccomp_path && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &filter, 0, 0)) die("seccomp");
         execv(argv[optind], &argv[optind]);
         die(argv[optind]);
     }

@@ -4,39 +4,14 @@ and `codering-x down` leaving nothing behind."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
 
 import pytest
 
-from codering_x.localprocs import ROOT, Procs, call, wait_ready
-from tests.conftest import ALL_RUNTIMES
+from codering_x.localprocs import call, wait_ready
+from tests.conftest import ALL_RUNTIMES, LABEL, PROJECT, cli
 from tests.programs import ECHO, SUM
-
-PROJECT = "codering-x-test"
-LABEL = f"codering.project={PROJECT}"
-
-
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "codering_x.cli", *args], cwd=ROOT, capture_output=True, text=True)
-
-
-@pytest.fixture(scope="module")
-def up(docker, images, tmp_path_factory):
-    """`codering-x up` in the foreground, as a developer runs it; `down` afterwards."""
-    procs = Procs(tmp=tmp_path_factory.mktemp("devmode"))
-    url = procs.up("--project", PROJECT, "--replicas", "2").url
-    ready = wait_ready(url, timeout=300)
-    assert sorted(ready["runtimes"]) == ALL_RUNTIMES
-    yield url
-    procs.stop_all()
-    down = cli("down", "--project", PROJECT)
-    assert down.returncode == 0, down.stderr
-    assert docker.containers.list(all=True, filters={"label": LABEL}) == []
-    assert docker.networks.list(filters={"label": LABEL}) == []
-    assert docker.volumes.list(filters={"label": LABEL}) == []
 
 
 def test_status_shows_every_container_healthy_on_loopback(up):

@@ -1,0 +1,39 @@
+"""Every hostile program of tests/attacks.py, in every runtime it applies to, through the engine."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+from codering_x.models import RunRequest
+from tests.attacks import ATTACKS, planted_path, request_body
+
+pytestmark = pytest.mark.usefixtures("no_leftovers")
+
+
+@pytest.fixture
+def port():
+    """A loopback TCP port of the server's; no sandboxed program may connect to it."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.setblocking(False)
+    yield server.getsockname()[1]
+    try:
+        server.accept()
+        connected = True
+    except BlockingIOError:
+        connected = False
+    server.close()
+    assert not connected, "a sandboxed program connected to the server's port"
+
+
+@pytest.mark.parametrize("attack", ATTACKS, ids=lambda a: f"{a.name}-{a.runtime}")
+def test_attack_is_contained(engine, port, monkeypatch, attack):
+    monkeypatch.setenv("CODERING_TEST_SECRET", "hunter2")  # the server's environment must not leak
+    monkeypatch.setenv("HOSTNAME", "codering-host")
+    result = engine.run(RunRequest(**request_body(attack, port)))
+    problem = attack.check(result)
+    assert problem is None, problem
+    if attack.name == "plant":
+        assert not os.path.exists(planted_path(attack.runtime)), "the planted file exists on the host"
