@@ -64,4 +64,4 @@ bench-docker: $(STAMP)
 	$(BIN)/python -m bench docker
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache codering_x/sandbox/sbexec
+	rm -rf $(VENV) .pytest_cache .ruff_cache codering_x/sandbox/sbexec codering_x/sandbox/libsbexec.so

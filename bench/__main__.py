@@ -1,6 +1,6 @@
 """`python -m bench [SCENARIO...]`: the benchmark harness (docs/benchmarks.md).
 
-Scenarios: floor engine embedded tail tests docker throughput (default: all). Every run
+Scenarios: floor engine embedded prewarm tail tests docker throughput (default: all). Every run
 measures the floor first, prints a table per scenario, and writes bench/results/<name>.json;
 `--report` also writes docs/benchmarks.md and docs/benchmarks.png from all results on disk.
 """
@@ -13,8 +13,8 @@ from bench import scenarios
 from bench.report import write_report
 from bench.stats import RESULTS, save
 
-ALL = ["floor", "engine", "embedded", "tail", "tests", "docker", "throughput"]
-RUNTIMES = ["python", "javascript", "c", "java"]
+ALL = ["floor", "engine", "embedded", "prewarm", "tail", "tests", "docker", "throughput"]
+RUNTIMES = ["python", "javascript", "ruby", "php", "c", "java"]
 
 
 def table(title: str, rows: dict) -> None:
@@ -50,6 +50,12 @@ def main() -> None:
             rows = scenarios.embedded(bench, args.runs, floors)
             table("embedded: worker processes on 127.0.0.1", rows)
             save("embedded", {"rows": rows, "floor": floors})
+        if "prewarm" in chosen:
+            result = scenarios.prewarm(bench, args.runs, floors, args.duration)
+            table("prewarm: hello world, hedged dispatcher, cold vs prewarmed workers", result["rows"])
+            for label, row in result["saturation"].items():
+                print(f"  python at concurrency 16, {label}: {row['per_second']:.0f} runs/s, p99 {row['p99']:.1f} ms")
+            save("prewarm", {**result, "floor": floors})
         if "tail" in chosen:
             rows = scenarios.tail(bench, max(args.runs, 300), floors)
             table("tail: one of two workers stalls 200 ms every 3rd request", rows)

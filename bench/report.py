@@ -12,6 +12,7 @@ TITLES = {
     "floor": "Floor: the bare program started by a plain subprocess",
     "engine": "Engine, in-process",
     "embedded": "Embedded: dispatcher and worker processes on 127.0.0.1",
+    "prewarm": "Prewarm: hello world through the hedged dispatcher, workers without and with prewarmed members",
     "tail": "Tail: one of two workers stalls 200 ms on every third request",
     "tests": "Tests: a C++ solution with 20 test cases",
     "docker": "Docker: warm containers through the dispatcher vs a container per request",
@@ -100,7 +101,20 @@ def write_report() -> Path:
             note = f"Measured {data.get('measured', '?')}" + (
                 f"; ratios are to that run's own floor (python {floor:.1f} ms)." if floor else "."
             )
+            if name == "prewarm":
+                floors = data.get("floor", {})
+                note = f"Measured {data.get('measured', '?')}; each row's ratio is to its own runtime's floor, " + (
+                    ", ".join(f"{rt} {floors[rt]['median']:.1f} ms" for rt in ("python", "javascript", "ruby", "php"))
+                    + ", measured in the same run."
+                )
             lines += [f"## {title}", "", note, "", *_latency_table(data["rows"]), ""]
+            for label, row in data.get("saturation", {}).items():
+                lines.append(
+                    f"- python at saturation (closed loop, concurrency 16), {label}: "
+                    f"{row['per_second']:.0f} runs/s, median {row['median']:.1f} ms, p99 {row['p99']:.1f} ms"
+                )
+            if data.get("saturation"):
+                lines.append("")
     if "throughput" in results:
         curves = results["throughput"]["curves"]
         levels = list(next(iter(curves.values())))

@@ -24,6 +24,8 @@ CLEAN_ENV = {"PATH": SANDBOX_PATH, "LANG": "C.UTF-8", "HOME": "/nonexistent"}
 HELLO = {
     "python": ("main.py", "print('hello')\n"),
     "javascript": ("main.js", "console.log('hello')\n"),
+    "ruby": ("main.rb", "puts 'hello'\n"),
+    "php": ("main.php", '<?php echo "hello\\n";\n'),
     "c": ("main.c", '#include <stdio.h>\nint main(void) { puts("hello"); return 0; }\n'),
     "java": (
         "Main.java",
@@ -85,7 +87,8 @@ class Workbench:
                     "Main",
                 ]
             else:
-                argv = [resolve({"python": "python3", "javascript": "node"}[runtime]), str(work / name)]
+                interpreter = {"python": "python3", "javascript": "node", "ruby": "ruby", "php": "php"}[runtime]
+                argv = [resolve(interpreter), str(work / name)]
             self._floor_argv[runtime] = argv
         return self._floor_argv[runtime]
 
@@ -154,6 +157,28 @@ def embedded(bench: Workbench, runs: int, floors: dict) -> dict:
         for label in (f"{rt}, one worker", f"{rt}, hedged", f"{rt}, unhedged"):
             rows[label] = with_ratio(rows[label], floors[rt]["median"])
     return rows
+
+
+PREWARMED = ("python", "javascript", "ruby", "php")
+
+
+def prewarm(bench: Workbench, runs: int, floors: dict, duration: float) -> dict:
+    """Hello world through the hedged dispatcher, workers without and with prewarmed
+    members (CODERING_PREWARM=0 / the default), and python at saturation both ways."""
+    rows, saturation = {}, {}
+    for label, env in (("cold", {"CODERING_PREWARM": "0"}), ("prewarmed", {})):
+        workers = {rt: [bench.procs.worker(rt, name=f"{rt}-{label}{i}", env=env) for i in (1, 2)] for rt in PREWARMED}
+        dispatcher = bench.procs.dispatcher([w for ws in workers.values() for w in ws])
+        time.sleep(2)  # the pools fill
+        for rt in PREWARMED:
+            body = {"runtime": rt, "code": HELLO[rt][1]}
+            row = summary(measure(Client(dispatcher.url, "/v1/run", body), runs))
+            rows[f"{rt}, hedged, {label}"] = with_ratio(row, floors[rt]["median"])
+        body = {"runtime": "python", "code": HELLO["python"][1]}
+        saturation[label] = _closed_loop(lambda u=dispatcher.url, b=body: Client(u, "/v1/run", b), 16, duration)
+        for proc in (dispatcher, *[w for ws in workers.values() for w in ws]):
+            proc.stop()
+    return {"rows": rows, "saturation": saturation}
 
 
 def tail(bench: Workbench, runs: int, floors: dict) -> dict:

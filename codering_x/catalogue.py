@@ -23,6 +23,7 @@ from .models import ResolvedLimits
 
 # The only PATH a sandboxed process sees, and where toolchains are looked up.
 SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
+PREWARM_DIR = Path(__file__).with_name("prewarm")  # the bootstraps, one per prewarmed runtime
 RUNTIMES_DIR = Path(os.environ.get("CODERING_RUNTIMES_DIR", Path(__file__).resolve().parent.parent / "runtimes"))
 
 DEFAULT_LIMITS = ResolvedLimits(cpu_time_ms=2000, wall_time_ms=5000, memory_mb=256, output_bytes=65536, processes=32)
@@ -41,6 +42,12 @@ class _Model(BaseModel):
 class Command(_Model):
     argv: list[str] = Field(min_length=1)
     env: dict[str, str] = Field(default_factory=dict)
+
+
+class Prewarm(Command):
+    zygote: bool = Field(
+        default=False, description="the bootstrap can fork members ('--zygote'): one start, then a fork per member"
+    )
 
 
 class VersionProbe(_Model):
@@ -72,6 +79,10 @@ class Runtime(_Model):
     version: VersionProbe
     compile: Command | None = None
     run: Command
+    prewarm: Prewarm | None = Field(
+        default=None,
+        description="starts codering_x/prewarm/<name>.* ({bootstrap}), which waits on stdin for its run",
+    )
     env: dict[str, str] = Field(default_factory=dict)
     memory: MemoryPolicy = Field(default_factory=MemoryPolicy)
     limits: LimitOverrides = Field(default_factory=LimitOverrides)
@@ -113,9 +124,18 @@ class Runtime(_Model):
         match = re.search(self.version.pattern, proc.stdout + proc.stderr)
         return match.group(1) if match else "unknown"
 
+    @cached_property
+    def bootstrap(self) -> str:
+        """The prewarm bootstrap's source: passed on the command line, never put on disk
+        where the learner's program could see it."""
+        (path,) = PREWARM_DIR.glob(f"{self.name}.*")
+        return path.read_text()
+
     def expand(self, command: Command, entry: str, sources: list[str], workdir: str, memory_mb: int) -> list[str]:
         """Fill a command's argv: each placeholder fills a whole element, or {sources} several."""
         values = self._values(entry, workdir, memory_mb)
+        if command is self.prewarm:
+            values["bootstrap"] = self.bootstrap
         argv: list[str] = []
         for arg in command.argv:
             if arg == "{sources}":

@@ -41,7 +41,9 @@ def main(argv: list[str] | None = None) -> int:
 
     up = sub.add_parser("up", help="docker dev mode: worker containers, then the dispatcher in the foreground")
     up.add_argument("runtimes", nargs="*", help="default: all ten")
-    up.add_argument("--replicas", type=int, default=2, help="worker containers per runtime")
+    up.add_argument(
+        "--replicas", type=int, default=2, choices=range(1, 17), metavar="1..16", help="worker containers per runtime"
+    )
     up.add_argument("--host", default=None)
     up.add_argument("--port", type=int, default=None, help="the dispatcher's port (default 8000)")
     up.add_argument("--config", help="a YAML file, as for serve")

@@ -9,13 +9,13 @@ hardened as `hardening.py` says, labelled so that `down` removes exactly what `u
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 import threading
 from dataclasses import dataclass
 from typing import TextIO
 
+from . import aio
 from .catalogue import Catalogue, Runtime
 from .dispatcher.docker_discovery import PROJECT_LABEL, ROLE_LABEL, RUNTIME_LABEL, WORKER_PORT
 from .functions import image_name
@@ -24,6 +24,16 @@ from .images import build, docker_client, is_current
 
 log = logging.getLogger("codering_x.devmode")
 DEFAULT_PROJECT = "codering-x"
+
+
+MAX_REPLICAS = 16
+CONTAINER_UIDS_FROM = 61000  # the host's own sandbox uses 60000-60255
+
+
+def uid_base(runtime_index: int, slot: int) -> int:
+    """A uid range of 256 for each worker container of a project, apart from the host's and
+    from each other's: containers share the kernel, hence each uid's process count."""
+    return CONTAINER_UIDS_FROM + 256 * (runtime_index * MAX_REPLICAS + slot - 1)
 
 
 @dataclass
@@ -70,11 +80,13 @@ class DevMode:
             RUNTIME_LABEL: runtime,
             "codering.slot": str(index),
         }
+        catalogue = Catalogue.load()
         return self.client.containers.run(
-            image_name(Catalogue.load().get(runtime)),
+            image_name(catalogue.get(runtime)),
             name=name,
             detach=True,
             labels=labels,
+            environment={"CODERING_UID_BASE": str(uid_base(sorted(catalogue.runtimes).index(runtime), index))},
             ports={WORKER_PORT: ("127.0.0.1", None)},  # a random port, on loopback only
             **worker_container_options(),
         )
@@ -173,7 +185,7 @@ def run_up(
     respawner = threading.Thread(target=dev.respawn_dead_workers, args=(stop,), daemon=True, name="respawn")
     respawner.start()
     try:
-        asyncio.run(serve(settings, docker_client=dev.client, project=dev.project))
+        aio.run(serve(settings, docker_client=dev.client, project=dev.project))
     finally:
         stop.set()
     return 0

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from . import aio
 from .catalogue import Catalogue
 from .dispatcher.app import Dispatcher
 from .dispatcher.config import Settings
@@ -173,5 +174,5 @@ async def serve(settings: Settings, docker_client=None, project: str = "codering
 
 def main(settings: Settings) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(serve(settings))
+    aio.run(serve(settings))
     return 0

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import codecs
+import contextlib
+import os
 import time
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -30,6 +32,10 @@ from .models import (
 )
 from .sandbox import Box, Cancel, ProcessLimits, ProcessResult, Sandbox
 from .selftest import SelfTestResult, run_self_test
+from .warmpool import Member, WarmPool, header
+
+# Members per prewarmed runtime for each run this process does at once (CODERING_PREWARM).
+DEFAULT_PREWARM_PER_SLOT = 2
 
 LIMIT_STATUS: dict[str, Status] = {
     "cpu": "time_limit",
@@ -80,16 +86,41 @@ class PreparedRun:
 
 
 class Engine:
-    def __init__(self, catalogue: Catalogue, sandbox: Sandbox, self_test: bool = True) -> None:
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        sandbox: Sandbox,
+        self_test: bool = True,
+        prewarm: int = 0,
+        runtimes: list[str] | None = None,
+    ) -> None:
+        """`prewarm`: members kept started for each runtime that has a bootstrap (of
+        `runtimes`, or every available one); 0 starts every run cold."""
         self.catalogue = catalogue
         self.sandbox = sandbox
         self.self_test: SelfTestResult | None = run_self_test(sandbox) if self_test else None
         if self.self_test is not None:
             self.self_test.raise_if_failed()
+        self.warm: WarmPool | None = None
+        if prewarm > 0:
+            names = runtimes or list(catalogue.runtimes)
+            warmable = [catalogue.get(n) for n in names if catalogue.get(n).prewarm and catalogue.get(n).available]
+            limits = {r.name: self._process_limits(r, r.default_limits) for r in warmable}
+            if limits:
+                self.warm = WarmPool(sandbox, catalogue, prewarm, limits)
 
     @classmethod
-    def create(cls, self_test: bool = True) -> Engine:
-        return cls(Catalogue.load(), Sandbox.create(), self_test=self_test)
+    def create(cls, self_test: bool = True, prewarm: int = 0, runtimes: list[str] | None = None) -> Engine:
+        return cls(Catalogue.load(), Sandbox.create(), self_test=self_test, prewarm=prewarm, runtimes=runtimes)
+
+    @staticmethod
+    def prewarm_from_env(slots: int = 1) -> int:
+        """CODERING_PREWARM members per run slot (default 2; 0: off), times `slots`."""
+        return int(os.environ.get("CODERING_PREWARM", DEFAULT_PREWARM_PER_SLOT)) * slots
+
+    def close(self) -> None:
+        if self.warm is not None:
+            self.warm.close()
 
     # -- validation ----------------------------------------------------------------------
     def prepare(self, request: RunRequest) -> PreparedRun:
@@ -129,11 +160,31 @@ class Engine:
             runtime=RuntimeInfo(name=runtime.name, version=runtime.toolchain_version),
             context=request.context,
         )
-        with self.sandbox.box() as box:
-            for name, data in prepared.files:
-                box.write_file(name, data)
+        with contextlib.ExitStack() as stack:
+            cold_box: Box | None = None
+
+            def cold() -> Box:
+                """The request's own box, made (and its files written) on first need."""
+                nonlocal cold_box
+                if cold_box is None:
+                    cold_box = self.sandbox.box()
+                    stack.callback(self.sandbox.retire, cold_box)
+                    for name, data in prepared.files:
+                        cold_box.write_file(name, data)
+                return cold_box
+
+            def run_once(stdin: bytes, args: list[str]) -> StageResult:
+                if runtime.compile is None and self.warm is not None:
+                    limits = self._process_limits(runtime, prepared.limits)
+                    member = self.warm.take(runtime, limits, prepared.entry)
+                    if member is not None:
+                        stage = self._warm_stage(member, prepared, stdin, args, cancel)
+                        if stage is not None:
+                            return stage
+                return self._stage(cold(), prepared, runtime.run, prepared.limits, stdin, args, cancel)
+
             if runtime.compile is not None:
-                result.compile = self._stage(box, prepared, runtime.compile, runtime.compile_limits, b"", [], cancel)
+                result.compile = self._stage(cold(), prepared, runtime.compile, runtime.compile_limits, b"", [], cancel)
                 if result.compile.status != "ok":
                     result.status = "internal_error" if result.compile.status == "internal_error" else "compile_error"
                     result.meta = Meta(elapsed_ms=_ms_since(started))
@@ -141,7 +192,7 @@ class Engine:
             if request.tests:
                 for index, test in enumerate(request.tests):
                     args = request.args if test.args is None else test.args
-                    stage = self._stage(box, prepared, runtime.run, prepared.limits, test.stdin.encode(), args, cancel)
+                    stage = run_once(test.stdin.encode(), args)
                     status = stage.status
                     if status == "ok" and not matches(stage.stdout, test.expected_stdout, test.compare, test.tolerance):
                         status = "wrong_answer"
@@ -158,9 +209,7 @@ class Engine:
                 failed = [t.status for t in result.tests if t.status != "ok"]
                 result.status = failed[0] if failed else "ok"
             else:
-                result.run = self._stage(
-                    box, prepared, runtime.run, prepared.limits, request.stdin.encode(), request.args, cancel
-                )
+                result.run = run_once(request.stdin.encode(), request.args)
                 result.status = result.run.status
         result.meta = Meta(elapsed_ms=_ms_since(started))
         return result
@@ -186,6 +235,25 @@ class Engine:
         if process.cancelled:
             raise Cancelled()
         return self._stage_result(runtime, process)
+
+    def _warm_stage(
+        self, member: Member, prepared: PreparedRun, stdin: bytes, args: list[str], cancel: Cancel | None
+    ) -> StageResult | None:
+        """Run on a prewarmed member: its files, then the header and stdin on its stdin.
+        None when the member turned out dead: the caller starts the run cold."""
+        box = member.box
+        try:
+            for name, data in prepared.files:
+                box.write_file(name, data)
+            if not box.hand_over(member.spawned):
+                box.discard(member.spawned)
+                return None
+            process = box.finish(member.spawned, header(prepared.entry, args) + stdin, cancel)
+        finally:
+            self.sandbox.retire(box)
+        if process.cancelled:
+            raise Cancelled()
+        return self._stage_result(prepared.runtime, process)
 
     @staticmethod
     def _process_limits(runtime: Runtime, limits: ResolvedLimits) -> ProcessLimits:

@@ -22,6 +22,7 @@ from .models import ErrorDetail, ErrorResponse, RunRequest
 from .sandbox import Cancel, Sandbox
 
 RUNTIME_ENV = "CODERING_RUNTIME"
+SLOTS_ENV = "CODERING_CONCURRENCY"  # set by our worker; Nuclio runs one event at a time per process
 
 
 def init_context(context: Any) -> None:
@@ -34,7 +35,8 @@ def init_context(context: Any) -> None:
     runtime = catalogue.get(name)
     if not runtime.available:
         raise RuntimeError(f"runtime {runtime.name}: missing {', '.join(runtime.missing_tools)}")
-    engine = Engine(catalogue, Sandbox.create())
+    slots = int(os.environ.get(SLOTS_ENV, "1"))  # runs at once: 1 per Nuclio wrapper process
+    engine = Engine(catalogue, Sandbox.create(), prewarm=Engine.prewarm_from_env(slots), runtimes=[runtime.name])
     context.user_data.engine = engine
     context.user_data.runtime = runtime
     context.logger.info_with(

@@ -29,12 +29,14 @@ TEMPLATE = """\
 # Build context: the repository root (`codering-x images build {name}`).
 ARG BASE=debian:bookworm-slim
 
-# The exec helper, compiled static so the final image needs no compiler for it.
+# The exec helper, compiled static so the final image needs no compiler for it, and the
+# same code as a library for the python zygote, which forks prewarmed members.
 FROM ${{BASE}} AS helper
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc libc6-dev \\
  && rm -rf /var/lib/apt/lists/*
 COPY codering_x/sandbox/sbexec.c /src/sbexec.c
-RUN gcc -O2 -Wall -static -o /sbexec /src/sbexec.c
+RUN gcc -O2 -Wall -static -o /sbexec /src/sbexec.c \\
+ && gcc -O2 -Wall -shared -fPIC -DSBEXEC_LIBRARY -o /libsbexec.so /src/sbexec.c
 
 FROM ${{BASE}}
 # Nuclio's build runs `python -m pip install ...` into the system Python.
@@ -51,13 +53,14 @@ RUN apt-get update && apt-get install -y --no-install-recommends \\
 COPY codering_x /opt/codering-x/src/codering_x
 RUN python3 -m pip install /opt/codering-x/src && rm -rf /opt/codering-x/src
 COPY runtimes /opt/codering-x/runtimes
-COPY --from=helper /sbexec /usr/local/lib/codering-x/sbexec
+COPY --from=helper /sbexec /libsbexec.so /usr/local/lib/codering-x/
 # No setuid or setgid binary may remain: a sandboxed run must have nothing to escalate with.
 RUN find / -xdev -type f -perm /6000 -exec chmod a-s {{}} + ; ! find / -xdev -type f -perm /6000 | grep -q .
 # TINI_SUBREAPER: tini reaps orphans even when `docker run --init` makes it PID 1's child.
 # CODERING_UID_BASE: runs in containers use uids apart from the host's sandbox (60000+).
 ENV CODERING_RUNTIME={name} CODERING_RUNTIMES_DIR=/opt/codering-x/runtimes \\
-    CODERING_SBEXEC=/usr/local/lib/codering-x/sbexec TINI_SUBREAPER=1 CODERING_UID_BASE=61000
+    CODERING_SBEXEC=/usr/local/lib/codering-x/sbexec CODERING_SBEXEC_LIB=/usr/local/lib/codering-x/libsbexec.so \\
+    TINI_SUBREAPER=1 CODERING_UID_BASE=61000
 LABEL codering.runtime={name}
 EXPOSE 8080
 ENTRYPOINT ["/usr/bin/tini", "--"]

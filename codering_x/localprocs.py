@@ -41,15 +41,19 @@ class Procs:
     tmp: Path = Path("/tmp")
 
     def worker(
-        self, runtime: str = "python", name: str | None = None, fault: str | None = None, concurrency: int = 4
+        self,
+        runtime: str = "python",
+        name: str | None = None,
+        fault: str | None = None,
+        concurrency: int = 4,
+        env: dict[str, str] | None = None,
     ) -> Proc:
         name = name or f"{runtime}-{len(self.started) + 1}"
         argv = [sys.executable, "-m", "codering_x.cli", "worker", "--runtime", runtime, "--name", name, "--port", "0",
                 "--concurrency", str(concurrency)]  # fmt: skip
         if fault:
             argv += ["--fault", fault]
-        proc = self._start(argv, "listening ", name)
-        return proc
+        return self._start(argv, "listening ", name, env)
 
     def dispatcher(self, workers: list[Proc], **settings: object) -> Proc:
         config = {

@@ -15,12 +15,14 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import nuclio_sdk
 from aiohttp import web
 
+from . import aio
 from . import handler as nuclio_handler
 from .faults import Fault
 from .sandbox import Cancel
@@ -39,6 +41,7 @@ def nuclio_context(worker_id: str) -> nuclio_sdk.Context:
 class Worker:
     def __init__(self, runtime: str, name: str, concurrency: int, fault: Fault | None = None) -> None:
         os.environ[nuclio_handler.RUNTIME_ENV] = runtime
+        os.environ[nuclio_handler.SLOTS_ENV] = str(concurrency)  # sizes the prewarm pool
         self.name = name
         self.context = nuclio_context(name)
         nuclio_handler.init_context(self.context)  # loads the runtime, runs the self-test
@@ -105,15 +108,18 @@ async def serve(worker: Worker, host: str, port: int) -> None:
     bound = runner.addresses[0]
     # The first line of stdout is the contract with `codering-x serve`: it reads the port here.
     print(f"listening http://{bound[0]}:{bound[1]} runtime={worker.runtime.name} worker={worker.name}", flush=True)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
     finally:
         await runner.cleanup()
         worker.threads.shutdown(wait=False, cancel_futures=True)
+        worker.context.user_data.engine.close()  # prewarmed members: killed, their dirs removed
 
 
 def main(runtime: str, host: str, port: int, concurrency: int, name: str | None, fault: str | None) -> int:
     worker = Worker(runtime, name or f"{runtime}-{os.getpid()}", concurrency, Fault.parse(fault) if fault else None)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(worker, host, port))
+        aio.run(serve(worker, host, port))
     return 0

@@ -22,10 +22,19 @@ ALL_RUNTIMES = ["bash", "c", "cpp", "go", "java", "javascript", "php", "python",
 
 @pytest.fixture(scope="session")
 def engine() -> Engine:
-    engine = Engine.create()
+    """The engine as workers run it: prewarmed members for the runtimes that have them, so
+    every engine test of those runtimes (hostile programs included) runs on a member."""
+    engine = Engine.create(prewarm=2)
     missing = {r.name: r.missing_tools for r in engine.catalogue.runtimes.values() if not r.available}
     assert not missing, f"toolchains missing (run `make toolchains` as root): {missing}"
-    return engine
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="session")
+def cold_engine(engine: Engine) -> Engine:
+    """The same sandbox without prewarming: every run starts its interpreter."""
+    return Engine(engine.catalogue, engine.sandbox, self_test=False)
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,9 @@ class HedgeConfig(_Section):
     max_attempts: int = Field(4, ge=1, description="sends per request, retries included")
     attempt_timeout_s: float = Field(60.0, gt=0, description="one worker's time to answer")
     deadline_s: float = Field(90.0, gt=0, description="a request's whole time; past it: 504")
+    loser_grace_ms: int = Field(
+        100, ge=0, description="a hedge's loser may finish this long before it is cancelled (its connection is kept)"
+    )
 
 
 class HealthConfig(_Section):

@@ -3,8 +3,9 @@
 An answer is any well-formed reply, whatever the learner's program did (a compile error
 or a time limit is an answer). A transport failure, a 5xx, a timeout or a malformed body
 is not: that worker is marked down, and another is sent the request in its place, within a
-bounded number of sends and a deadline. The losers' connections are closed, which makes
-their workers kill the runs.
+bounded number of sends and a deadline. A loser gets a short grace to finish (a prewarmed
+run takes milliseconds, and its connection is then reused); after that its connection is
+closed, which makes its worker kill the run.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class WorkerFailed(Exception):
 class Hedger:
     def __init__(self, registry: Registry, session: aiohttp.ClientSession, config: HedgeConfig, metrics: Metrics):
         self.registry, self.session, self.config, self.metrics = registry, session, config, metrics
+        self._losers: set[asyncio.Task] = set()
 
     async def dispatch(self, runtime: str, body: bytes, request_id: str) -> Outcome:
         started = time.monotonic()
@@ -104,13 +106,25 @@ class Hedger:
                         )
                     return Outcome(status, payload, worker.name)
         finally:
-            for task in running:
-                task.cancel()  # closes the connection: the worker kills that run
+            if running:
+                loser = asyncio.create_task(self._let_finish(list(running)))
+                self._losers.add(loser)
+                loser.add_done_callback(self._losers.discard)
         if time.monotonic() >= deadline:
             return error_outcome(504, "deadline", f"no worker answered within {self.config.deadline_s:g} s", failures)
         if not tried:
             return error_outcome(503, "no_worker", f"no healthy worker for runtime {runtime!r}; retry shortly")
         return error_outcome(503, "workers_failed", f"every worker tried for {runtime!r} failed", failures)
+
+    async def _let_finish(self, tasks: list[asyncio.Task]) -> None:
+        """Give the losers their grace, then cancel those still running: that closes their
+        connections, and their workers kill the runs."""
+        _, pending = await asyncio.wait(tasks, timeout=self.config.loser_grace_ms / 1000)
+        for task in pending:
+            task.cancel()
+        for task in tasks:
+            if task.done() and not task.cancelled():
+                task.exception()  # retrieved: a loser's failure is no news
 
     async def _send(self, worker: WorkerState, body: bytes, request_id: str, deadline: float) -> tuple[int, dict]:
         worker.in_flight += 1

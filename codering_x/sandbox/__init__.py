@@ -9,9 +9,13 @@ cgroups where writable + supervision. Knows nothing of languages or HTTP.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import logging
 import os
+import queue
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +39,7 @@ __all__ = [
 ]
 
 PR_SET_CHILD_SUBREAPER = 36
+ORPHAN_SWEEP_S = 2.0  # how often an idle janitor reaps adopted orphans
 # Trees a sandboxed process may read and execute; everything else is invisible under Landlock.
 DEFAULT_READ_PATHS = (
     "/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/proc", "/dev/urandom",
@@ -58,13 +63,23 @@ class Sandbox:
     read_paths: tuple[str, ...] = DEFAULT_READ_PATHS
     writable_files: tuple[str, ...] = DEFAULT_WRITABLE_FILES
     boxes: Path = field(init=False)
+    _retired: queue.Queue[Box] | None = field(default=None, init=False, repr=False)
+    helpers: set[int] = field(default_factory=set, init=False, repr=False)  # spawned, not yet reaped
+    helpers_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.boxes = self.root / "boxes"
 
     @classmethod
-    def create(cls, root: str | Path | None = None, uid_first: int = 60000, uid_count: int = 256) -> Sandbox:
-        """Prepare the sandbox root, the helper and the filter, and probe the kernel."""
+    def create(
+        cls, root: str | Path | None = None, uid_first: int | None = None, uid_count: int | None = None
+    ) -> Sandbox:
+        """Prepare the sandbox root, the helper and the filter, and probe the kernel. The uids
+        default to CODERING_UID_BASE and CODERING_UID_COUNT (60000 and 256): sandboxes that
+        share a kernel (the host, each container) need ranges apart, or one's fork bomb eats
+        another's RLIMIT_NPROC and one's sweep of a uid kills another's run."""
+        uid_first = uid_first or int(os.environ.get("CODERING_UID_BASE", "60000"))
+        uid_count = uid_count or int(os.environ.get("CODERING_UID_COUNT", "256"))
         if os.geteuid() != 0:
             raise SandboxError(
                 "the sandbox needs root to switch each run to its own uid (run as root or in docker mode)"
@@ -102,6 +117,40 @@ class Sandbox:
             self.uids.release(uid, clean=True)
             raise
 
+    def retire(self, box: Box) -> None:
+        """Close a box after its result is known, off the request path: removing its dir
+        and returning its uid need not delay the answer."""
+        if self._retired is None:
+            self._retired = queue.Queue()
+            threading.Thread(target=self._close_retired, name="box-janitor", daemon=True).start()
+        self._retired.put(box)
+
+    def _close_retired(self) -> None:
+        assert self._retired is not None
+        while True:
+            try:
+                box = self._retired.get(timeout=ORPHAN_SWEEP_S)
+            except queue.Empty:
+                self.reap_orphans()
+                continue
+            try:
+                box.close()
+            except Exception:  # a failed cleanup must not stop the next ones
+                logging.getLogger("codering_x.sandbox").exception("closing box %s failed", box.workdir)
+            if self._retired.empty():
+                self.reap_orphans()
+
+    def reap_orphans(self) -> None:
+        """Reap the dead processes we adopted as subreaper (a run's orphans whose helper was
+        killed, the members of a worker that died): a zombie of a sandbox uid still counts
+        against that uid's process limit. Our own helpers are left to whoever waits for them."""
+        me, uids = str(os.getpid()).encode(), range(self.uids.first, self.uids.first + self.uids.size)
+        with self.helpers_lock:
+            for pid, uid in zombie_children(me):
+                if uid in uids and pid not in self.helpers:
+                    with contextlib.suppress(ChildProcessError):
+                        os.waitpid(pid, os.WNOHANG)
+
     def describe(self) -> dict[str, object]:
         """What protects a run on this host, for logs and /v1/runtimes."""
         return {
@@ -110,6 +159,21 @@ class Sandbox:
             "seccomp": True,
             "uids": f"{self.uids.first}-{self.uids.first + self.uids.size - 1}",
         }
+
+
+def zombie_children(parent: bytes) -> list[tuple[int, int]]:
+    """(pid, uid) of the zombie children of `parent` (a pid, as bytes)."""
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat", "rb") as f:
+                    fields = f.read().rsplit(b")", 1)[1].split()
+                if fields[0] == b"Z" and fields[1] == parent:
+                    found.append((int(name), os.stat(f"/proc/{name}").st_uid))
+            except OSError:
+                continue
+    return found
 
 
 def _default_root() -> str:

@@ -10,22 +10,78 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import select
 import shutil
 import signal
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .cgroups import container_oom_kills
 from .limits import Cancel, LimitName, ProcessLimits, ProcessResult
-from .supervise import Stream, drain, supervise, wait_exit
+from .supervise import Stream, drain, supervise
 from .uidpool import processes_of_uid
+from .zygote import Zygote, ZygoteError
 
 if TYPE_CHECKING:
     from . import Sandbox
 
 MIB = 1 << 20
 STOP_GRACE_S = 0.5  # how long the helper may take to kill a run and report
+
+
+@dataclass
+class Spawned:
+    """A confined process started by `Box.spawn`, not yet finished: its helper's pid and
+    our ends of its pipes."""
+
+    pid: int
+    stdin_w: int
+    out_r: int
+    err_r: int
+    status_r: int
+    limits: ProcessLimits
+    started: float
+    counters: object = None  # the cgroup's counters before the run
+    container_ooms: int | None = None
+    idle: bool = False
+    child: bool = True  # ours to wait for; a zygote's member's helper is the zygote's child
+    pidfd: int = -1  # the helper's, opened at once: a pid alone could be reused
+    helpers: set[int] = field(default_factory=set)  # the sandbox's set of unreaped helpers
+    status: bytes = b""  # read from the status pipe before `finish`
+    cpu_before_ms: float = 0.0  # CPU spent before the run was handed over (prewarm)
+
+    def signal(self, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            signal.pidfd_send_signal(self.pidfd, sig)
+
+    def exited(self, timeout: float = 0.0) -> bool:
+        return bool(select.select([self.pidfd], [], [], timeout)[0])
+
+    def reap(self) -> int:
+        """Wait for the helper to exit; its wait status (for a zygote's member, as reported)."""
+        if self.child:
+            wstatus = os.wait4(self.pid, 0)[1]
+            self.helpers.discard(self.pid)
+            return wstatus
+        select.select([self.pidfd], [], [])
+        self.status += _read_all(self.status_r)
+        for line in self.status.decode(errors="replace").splitlines():
+            if line.startswith("exit "):
+                return int(line.split()[1])
+        return signal.SIGKILL  # it died before it could say: as if killed
+
+    def payload_pid(self) -> int | None:
+        """The payload's pid, from the helper's "pid N" line (read without blocking)."""
+        if b"\n" not in self.status:
+            ready, _, _ = select.select([self.status_r], [], [], 0)
+            if ready:
+                self.status += os.read(self.status_r, 4096)
+        for line in self.status.decode(errors="replace").splitlines():
+            if line.startswith("pid "):
+                return int(line.split()[1])
+        return None
 
 
 class Box:
@@ -44,7 +100,8 @@ class Box:
         if self._ran:
             raise RuntimeError("files are written only before untrusted code runs")
         path = self.workdir / name
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.parent != self.workdir:  # (a mkdir of the existing dir costs a lock on its parent)
+            path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
         try:
             os.write(fd, content)
@@ -65,14 +122,31 @@ class Box:
         cancel: Cancel | None = None,
     ) -> ProcessResult:
         """Run one confined process in the box and return what it did."""
-        self._ran = True
-        sb = self.sandbox
+        spawned = self.spawn(argv, env, limits)
+        if isinstance(spawned, ProcessResult):
+            return spawned
+        return self.finish(spawned, stdin, cancel)
+
+    def spawn(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        limits: ProcessLimits,
+        prewarmed: bool = False,
+        idle: bool = False,
+        zygote: Zygote | None = None,
+    ) -> Spawned | ProcessResult:
+        """Start one confined process; `finish` feeds it and collects its result.
+        `prewarmed`: it runs our bootstrap until `hand_over`, so files may still be written.
+        `idle` starts it at SCHED_IDLE, so it starts without slowing live runs. With a
+        `zygote`, the process is a fork of it (`argv` is then unused) instead of an exec."""
+        self._ran = not prewarmed
         counters = None
         container_ooms = container_oom_kills() if self.cgroups is None else None
         if self.cgroups is not None:
             # + 1 for the helper; the cgroup's pids cap fires before RLIMIT_NPROC, so it is counted
             counters = self.cgroups.prepare(limits.memory_mb * MIB, limits.processes + 1)
-        helper_argv = self._helper_argv(argv, limits)
+        helper_argv = self._helper_argv(argv, limits, idle)
         in_r, in_w = os.pipe()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
@@ -83,31 +157,69 @@ class Box:
             (os.POSIX_SPAWN_DUP2, err_w, 2),
             (os.POSIX_SPAWN_DUP2, st_w, 3),
         ]
-        out, err = Stream(limits.output_bytes), Stream(limits.output_bytes)
         started = time.monotonic()
         try:
-            pid = os.posix_spawn(str(sb.helper), helper_argv, env, file_actions=actions)
-        except OSError as exc:
+            if zygote is None:
+                with self.sandbox.helpers_lock:  # registered before the orphan reaper can see it
+                    pid = os.posix_spawn(str(self.sandbox.helper), helper_argv, env, file_actions=actions)
+                    self.sandbox.helpers.add(pid)
+            else:
+                pid = zygote.fork(helper_argv[1:], (in_r, out_w, err_w, st_w), env["HOME"])
+            pidfd = os.pidfd_open(pid)  # ESRCH if it died at once: then the spawn failed
+        except (OSError, ZygoteError) as exc:
             for fd in (in_r, in_w, out_r, out_w, err_r, err_w, st_r, st_w):
                 os.close(fd)
             return _failed(f"cannot start the sandbox helper: {exc}")
         for fd in (in_r, out_w, err_w, st_w):
             os.close(fd)
+        spawned = Spawned(pid, in_w, out_r, err_r, st_r, limits, started, counters, container_ooms, idle)
+        spawned.child, spawned.pidfd, spawned.helpers = zygote is None, pidfd, self.sandbox.helpers
+        return spawned
+
+    def hand_over(self, spawned: Spawned) -> bool:
+        """Make a prewarmed process's run start now: its files are written, its priority is
+        restored, and its CPU time and wall time so far stop counting. False if it died."""
+        self._ran = True
+        end = time.monotonic() + 1.0
+        while (payload := spawned.payload_pid()) is None and time.monotonic() < end:
+            select.select([spawned.status_r], [], [], max(0.0, end - time.monotonic()))
+        lines = spawned.status.decode(errors="replace").splitlines()
+        if payload is None or spawned.exited() or any(line.startswith(("sbexec:", "rusage")) for line in lines):
+            return False
         try:
-            deadline = started + limits.wall_time_ms / 1000
+            with open(f"/proc/{payload}/schedstat") as f:  # ns on CPU: the bootstrap's start
+                spawned.cpu_before_ms = int(f.read().split()[0]) / 1e6
+            if spawned.idle:
+                for pid in (spawned.pid, payload):
+                    os.sched_setscheduler(pid, os.SCHED_OTHER, os.sched_param(0))
+        except (OSError, ValueError, IndexError):
+            return False
+        spawned.started = time.monotonic()
+        return True
+
+    def finish(self, spawned: Spawned, stdin: bytes = b"", cancel: Cancel | None = None) -> ProcessResult:
+        """Feed a spawned process its stdin, supervise it to its end, and say what it did."""
+        limits, in_w = spawned.limits, spawned.stdin_w
+        out_r, err_r, st_r = spawned.out_r, spawned.err_r, spawned.status_r
+        out, err = Stream(limits.output_bytes), Stream(limits.output_bytes)
+        try:
+            deadline = spawned.started + limits.wall_time_ms / 1000
             cancel_fd = cancel.fileno() if cancel is not None else None
-            sup = supervise(pid, in_w if stdin else None, stdin, out_r, err_r, st_r, deadline, out, err, cancel_fd)
+            sup = supervise(
+                spawned.pidfd, in_w if stdin else None, stdin, out_r, err_r, st_r, deadline, out, err, cancel_fd
+            )
             if not stdin:
                 os.close(in_w)
             if not sup.exited:
-                # Ask the helper to kill the run and report its usage; it is our unreaped
-                # child, so its pid cannot have been reused.
-                os.kill(pid, signal.SIGTERM)
-                if not wait_exit(pid, STOP_GRACE_S):
-                    os.kill(pid, signal.SIGKILL)
-            _, wstatus, _ = os.wait4(pid, 0)
-            wall_ms = round((time.monotonic() - started) * 1000)
-            status = sup.status + _read_all(st_r)
+                # Ask the helper to kill the run and report its usage (through its pidfd: its
+                # pid cannot have been reused).
+                spawned.signal(signal.SIGTERM)
+                if not spawned.exited(STOP_GRACE_S):
+                    spawned.signal(signal.SIGKILL)
+            spawned.status += sup.status
+            wstatus = spawned.reap()
+            wall_ms = round((time.monotonic() - spawned.started) * 1000)
+            status = spawned.status + _read_all(st_r)
             usage = _usage(status.decode(errors="replace"))
             # A usage report means the helper killed and reaped every process of the run
             # before exiting; without one (the helper itself was killed), sweep the uid.
@@ -116,16 +228,20 @@ class Box:
             drain(out_r, out)
             drain(err_r, err)
         finally:
-            for fd in (out_r, err_r, st_r):
+            for fd in (out_r, err_r, st_r, spawned.pidfd):
                 os.close(fd)
-        report = status.decode(errors="replace").strip()
-        if report.startswith("sbexec:"):
-            return _failed(report)
+        failure = next(
+            (line for line in status.decode(errors="replace").splitlines() if line.startswith("sbexec:")), None
+        )
+        if failure:
+            return _failed(failure)
         if not clean:
             return _failed(f"processes of uid {self.uid} survived the kill")
         cpu_ms, memory_kb = usage or (0, 0)
+        cpu_ms = max(0, round(cpu_ms - spawned.cpu_before_ms))
         exit_code = os.waitstatus_to_exitcode(wstatus)
         sig = -exit_code if exit_code < 0 else None
+        counters = spawned.counters
         after = self.cgroups.counters() if self.cgroups is not None else None
         limit: LimitName | None = None
         if sup.timed_out:
@@ -134,7 +250,11 @@ class Box:
             limit = "output"
         elif counters and after and after.oom_kills > counters.oom_kills:
             limit = "memory"
-        elif sig == signal.SIGKILL and container_ooms is not None and (container_oom_kills() or 0) > container_ooms:
+        elif (
+            sig == signal.SIGKILL
+            and spawned.container_ooms is not None
+            and (container_oom_kills() or 0) > spawned.container_ooms
+        ):
             limit = "memory"  # the container's limit, the only hard cap here, killed it
         elif sig == signal.SIGXCPU or cpu_ms > limits.cpu_time_ms:
             limit = "cpu"
@@ -159,7 +279,18 @@ class Box:
             limit=limit,
         )
 
-    def _helper_argv(self, argv: list[str], limits: ProcessLimits) -> list[str]:
+    def discard(self, spawned: Spawned) -> None:
+        """Stop a spawned process that will not get a run (a prewarmed one, dropped)."""
+        spawned.signal(signal.SIGTERM)
+        if not spawned.exited(STOP_GRACE_S):
+            spawned.signal(signal.SIGKILL)
+        spawned.reap()
+        for fd in (spawned.stdin_w, spawned.out_r, spawned.err_r, spawned.status_r, spawned.pidfd):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._dirty = True  # the helper's own sweep is not awaited: sweep on close
+
+    def _helper_argv(self, argv: list[str], limits: ProcessLimits, idle: bool = False) -> list[str]:
         sb = self.sandbox
         cpu_s = max(1, math.ceil(limits.cpu_time_ms / 1000))
         rl = {
@@ -188,6 +319,8 @@ class Box:
                 args += ["-R", path]
             for path in sb.writable_files:
                 args += ["-W", path]
+        if idle:
+            args.append("-I")
         args += ["-s", str(sb.seccomp_path), "--", *argv]
         return args
 
@@ -234,7 +367,8 @@ def _read_all(fd: int) -> bytes:
 def kill_uid(helper: Path, uid: int) -> None:
     """SIGKILL every process of `uid`, from a helper that has become that uid."""
     pid = os.posix_spawn(str(helper), [str(helper), "-u", str(uid), "-g", str(uid), "-K"], {})
-    os.waitpid(pid, 0)
+    with contextlib.suppress(ChildProcessError):  # the orphan reaper may have reaped it: it is done
+        os.waitpid(pid, 0)
 
 
 def _usage(report: str) -> tuple[int, int] | None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 SOURCE = Path(__file__).with_name("sbexec.c")
 DEFAULT_BINARY = Path(__file__).with_name("sbexec")
+DEFAULT_LIBRARY = Path(__file__).with_name("libsbexec.so")  # the same code, for a zygote to call
 
 
 class HelperError(RuntimeError):
@@ -32,16 +33,28 @@ def helper_path() -> Path:
     return binary
 
 
-def build(binary: Path = DEFAULT_BINARY) -> Path:
-    """Compile sbexec.c into `binary` atomically (a half-written helper is never run)."""
+def library_path() -> Path:
+    """Return the path of a built, up-to-date libsbexec.so, compiling it if needed."""
+    override = os.environ.get("CODERING_SBEXEC_LIB")
+    if override:
+        return Path(override)
+    library = DEFAULT_LIBRARY
+    if not library.exists() or library.stat().st_mtime < SOURCE.stat().st_mtime:
+        build(library, variants=(["-shared", "-fPIC", "-DSBEXEC_LIBRARY"],))
+    return library
+
+
+def build(binary: Path = DEFAULT_BINARY, variants: tuple[list[str], ...] = (["-static"], [])) -> Path:
+    """Compile sbexec.c into `binary` atomically (a half-written helper is never run).
+    `variants`: flags tried in turn (static starts faster; fall back when libc.a is absent)."""
     compiler = shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
         raise HelperError(f"no C compiler to build {SOURCE.name}; install gcc or set CODERING_SBEXEC to a built helper")
     fd, tmp = tempfile.mkstemp(dir=binary.parent, prefix=".sbexec-")
     os.close(fd)
     try:
-        for static in (["-static"], []):  # static starts faster; fall back when libc.a is absent
-            cmd = [compiler, "-O2", "-Wall", *static, "-o", tmp, str(SOURCE)]
+        for flags in variants:
+            cmd = [compiler, "-O2", "-Wall", *flags, "-o", tmp, str(SOURCE)]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode == 0:
                 break

@@ -17,6 +17,8 @@
  *   -W PATH              Landlock: read+write of one existing file, e.g. /dev/null (repeatable)
  *   -L ABI               apply Landlock at this ABI (0 = off)
  *   -s FILE              load this raw seccomp BPF program (sock_filter array)
+ *   -I                   run at SCHED_IDLE, and so does the payload (a prewarmed process
+ *                        waiting for its run: the worker restores both when it hands a run over)
  *   -K                   kill mode: after dropping to UID, kill(-1, SIGKILL) and exit
  * Once it has dropped to the uid, sbexec forks: the child confines itself (no_new_privs,
  * Landlock, seccomp) and execs the payload, and sbexec, outside that confinement so
@@ -26,13 +28,15 @@
  * worker with vfork inherits the worker's peak RSS as its own.) sbexec then exits as the
  * payload did (same code, or killed by the same signal). On SIGTERM (the supervisor's
  * deadline or output cap) it kills every process of the uid but itself, then reports.
- * Reports on fd 3, if open: "sbexec: <what>: <errno text>" for a failure before the payload
- * started, else "rusage <utime_us> <stime_us> <maxrss_kb>" once it ended.
+ * Reports on fd 3, if open: "pid <payload pid>" once forked; "sbexec: <what>: <errno text>"
+ * for a failure before the payload started, else "rusage <utime_us> <stime_us> <maxrss_kb>"
+ * once it ended.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <sched.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <signal.h>
@@ -40,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -157,14 +162,38 @@ static struct sock_fprog read_seccomp(const char *path) {
     return (struct sock_fprog){(unsigned short)(n / (ssize_t)sizeof(struct sock_filter)), prog};
 }
 
-int main(int argc, char **argv) {
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+/* A forked member shares the zygote's pages copy-on-write, and an interpreter writes to
+ * almost all of them (reference counts), so its run would pay a page fault and a copy per
+ * page. Break the sharing now, while it waits for its run, in one call per mapping. */
+static void populate_private_memory(void) {
+    FILE *maps = fopen("/proc/self/maps", "r");
+    if (!maps) return;
+    char line[512];
+    while (fgets(line, sizeof line, maps)) {
+        unsigned long start, end;
+        char perms[5];
+        if (sscanf(line, "%lx-%lx %4s", &start, &end, perms) != 3) continue;
+        if (perms[0] == 'r' && perms[1] == 'w' && perms[3] == 'p')
+            madvise((void *)start, end - start, MADV_POPULATE_WRITE); /* best effort */
+    }
+    fclose(maps);
+}
+
+/* `library`: called from a forked zygote (libsbexec.so) instead of exec'd. The payload is
+ * then the caller itself: the child returns 0, confined, instead of exec'ing a program. */
+static int sbexec_run(int argc, char **argv, int library) {
+    if (library) signal(SIGCHLD, SIG_DFL); /* a zygote ignores it; we must wait for the payload */
     if (fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC) == 0) status_fd = STATUS_FD;
     long uid = -1, gid = -1;
-    int kill_mode = 0, landlock_abi = 0;
+    int kill_mode = 0, landlock_abi = 0, idle = 0;
     const char *workdir = NULL, *seccomp_path = NULL, *oom_adj = NULL;
     char *read_paths[MAX_LIST], *file_paths[MAX_LIST], *cgroups[MAX_LIST];
     int n_read = 0, n_files = 0, n_cgroups = 0, opt;
-    while ((opt = getopt(argc, argv, "+u:g:r:o:c:d:R:W:L:s:K")) != -1) {
+    while ((opt = getopt(argc, argv, "+u:g:r:o:c:d:R:W:L:s:IK")) != -1) {
         switch (opt) {
         case 'u': uid = strtol(optarg, NULL, 10); break;
         case 'g': gid = strtol(optarg, NULL, 10); break;
@@ -176,17 +205,23 @@ int main(int argc, char **argv) {
         case 'W': if (n_files < MAX_LIST) file_paths[n_files++] = optarg; break;
         case 'L': landlock_abi = atoi(optarg); break;
         case 's': seccomp_path = optarg; break;
+        case 'I': idle = 1; break;
         case 'K': kill_mode = 1; break;
         default: errno = EINVAL; die("usage");
         }
     }
     if (uid <= 0 || gid <= 0) { errno = EINVAL; die("a non-root -u and -g are required"); }
+    struct sched_param none = {0};
+    if (idle && sched_setscheduler(0, SCHED_IDLE, &none)) die("sched_idle"); /* and the payload, by inheritance */
     if (kill_mode) {
         if (setgroups(0, NULL) || setresgid(gid, gid, gid) || setresuid(uid, uid, uid)) die("setuid");
         kill(-1, SIGKILL); /* every process of this uid but us; ESRCH when none is left */
         _exit(0);
     }
-    if (optind >= argc || argv[optind][0] != '/') { errno = EINVAL; die("an absolute program path is required"); }
+    if (!library && (optind >= argc || argv[optind][0] != '/')) {
+        errno = EINVAL;
+        die("an absolute program path is required");
+    }
 
     char pid[32];
     snprintf(pid, sizeof pid, "%d", getpid());
@@ -216,8 +251,19 @@ int main(int argc, char **argv) {
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) die("no_new_privs");
         if (landlock_abi > 0) apply_landlock(landlock_abi, workdir, read_paths, n_read, file_paths, n_files);
         if (seccomp_path && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &filter, 0, 0)) die("seccomp");
+        if (library) {
+            close(STATUS_FD); /* the helper's, not the payload's */
+            populate_private_memory();
+            return 0;
+        }
         execv(argv[optind], &argv[optind]);
         die(argv[optind]);
+    }
+    if (status_fd >= 0) {
+        char msg[32];
+        int n = snprintf(msg, sizeof msg, "pid %d\n", (int)child);
+        ssize_t ignored = write(status_fd, msg, (size_t)n);
+        (void)ignored;
     }
     close(0); /* the payload alone holds the pipes: EOF and SIGPIPE behave as without us */
     close(1);
@@ -245,6 +291,12 @@ int main(int argc, char **argv) {
         ssize_t ignored = write(status_fd, msg, (size_t)n);
         (void)ignored;
     }
+    if (status_fd >= 0) { /* for a caller that is not our parent (a zygote's): how it ended */
+        char msg[32];
+        int n = snprintf(msg, sizeof msg, "exit %d\n", wstatus);
+        ssize_t ignored = write(status_fd, msg, (size_t)n);
+        (void)ignored;
+    }
     if (WIFSIGNALED(wstatus)) {
         signal(WTERMSIG(wstatus), SIG_DFL);
         raise(WTERMSIG(wstatus));
@@ -252,3 +304,10 @@ int main(int argc, char **argv) {
     }
     _exit(WEXITSTATUS(wstatus));
 }
+
+#ifdef SBEXEC_LIBRARY
+/* For a zygote: in the payload it returns 0, confined; the helper never returns. */
+int sbexec_confine(int argc, char **argv) { return sbexec_run(argc, argv, 1); }
+#else
+int main(int argc, char **argv) { return sbexec_run(argc, argv, 0); }
+#endif

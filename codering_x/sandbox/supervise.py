@@ -9,7 +9,6 @@ open forever.
 from __future__ import annotations
 
 import os
-import select
 import selectors
 import time
 from dataclasses import dataclass, field
@@ -44,7 +43,7 @@ class Supervision:
 
 
 def supervise(
-    pid: int,
+    pidfd: int,
     stdin_fd: int | None,
     stdin_data: bytes,
     out_fd: int,
@@ -61,7 +60,6 @@ def supervise(
     """
     sup = Supervision()
     sel = selectors.DefaultSelector()
-    pidfd = os.pidfd_open(pid)
     sel.register(pidfd, selectors.EVENT_READ, "exit")
     sel.register(status_fd, selectors.EVENT_READ, "status")
     if cancel_fd is not None:
@@ -110,19 +108,9 @@ def supervise(
                 break
     finally:
         sel.close()
-        os.close(pidfd)
         if stdin_fd is not None:
             os.close(stdin_fd)
     return sup
-
-
-def wait_exit(pid: int, timeout: float) -> bool:
-    """Wait up to `timeout` seconds for our child `pid` to exit, without reaping it."""
-    pidfd = os.pidfd_open(pid)
-    try:
-        return bool(select.select([pidfd], [], [], timeout)[0])
-    finally:
-        os.close(pidfd)
 
 
 def drain(fd: int, stream: Stream) -> None:

@@ -4,7 +4,9 @@ a few capabilities): each contained, nothing planted, no sandbox process left be
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -18,9 +20,18 @@ SANDBOX_UIDS_FROM = 61000  # the images' CODERING_UID_BASE
 
 
 def sandbox_processes(container) -> list[str]:
-    """Processes of a sandbox uid in the container (`docker top` reads them from the host)."""
+    """Processes of a sandbox uid in the container (`docker top` reads them from the host),
+    but for prewarmed members waiting for a run: their work dirs are still empty."""
     top = container.top(ps_args="-o uid,pid,args")
-    return [" ".join(p) for p in top["Processes"] or [] if int(p[0]) >= SANDBOX_UIDS_FROM]
+    return [" ".join(p) for p in top["Processes"] or [] if int(p[0]) >= SANDBOX_UIDS_FROM and not waiting(int(p[1]))]
+
+
+def waiting(pid: int) -> bool:
+    try:
+        in_a_box = Path(os.readlink(f"/proc/{pid}/cwd")).parent.name == "boxes"
+        return in_a_box and not any(Path(f"/proc/{pid}/cwd").iterdir())  # (the container's view)
+    except OSError:
+        return False
 
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=lambda a: f"{a.name}-{a.runtime}")

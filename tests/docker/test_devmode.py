@@ -84,3 +84,18 @@ def test_hostile_programs_leave_both_containers_serving(up, docker, name, code, 
         port = container.attrs["NetworkSettings"]["Ports"]["8080/tcp"][0]["HostPort"]
         direct = call(f"http://127.0.0.1:{port}", "/", body={"runtime": "python", "code": "print('alive')"})
         assert direct[1]["run"]["stdout"] == "alive\n", (container.name, direct)
+
+
+def test_each_container_runs_its_programs_under_uids_of_its_own(up, docker):
+    """Containers share the kernel and so each uid's process count: no two sandboxes (the
+    host's, each container's) may hand out the same uids."""
+    ranges = set()
+    for container in docker.containers.list(filters={"label": [LABEL, "codering.runtime=python"]}):
+        port = container.attrs["NetworkSettings"]["Ports"]["8080/tcp"][0]["HostPort"]
+        _, body, _ = call(
+            f"http://127.0.0.1:{port}", "/", body={"runtime": "python", "code": "import os\nprint(os.getuid())"}
+        )
+        uid = int(body["run"]["stdout"])
+        assert uid >= 61000, (container.name, uid)  # the host's sandbox has 60000-60255
+        ranges.add((uid - 61000) // 256)
+    assert len(ranges) == 2

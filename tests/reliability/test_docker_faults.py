@@ -11,7 +11,7 @@ import time
 
 from codering_x.localprocs import wait_ready
 from tests.conftest import LABEL
-from tests.reliability.test_faults import load, summary
+from tests.reliability.test_faults import load, summary, wrong
 
 KILLS = 3
 
@@ -37,6 +37,7 @@ def container_chaos(docker, stop: threading.Event, log: list[str]) -> None:
 
 
 def test_nothing_is_lost_while_containers_are_killed_and_paused(up, docker):
+    wrong.clear()
     stop, log = threading.Event(), []
     thread = threading.Thread(target=container_chaos, args=(docker, stop, log))
     thread.start()
@@ -49,7 +50,7 @@ def test_nothing_is_lost_while_containers_are_killed_and_paused(up, docker):
         stop.set()
         thread.join()
     lost = [r for r in results if r[1] != 200]
-    assert results and not lost, f"{len(lost)} lost: {lost[:5]}; chaos: {log}"
+    assert results and not lost, f"{len(lost)} lost: {lost[:5]} {wrong[:3]}; chaos: {log}"
     assert sum(1 for entry in log if entry.startswith("kill")) == KILLS, log
     print(f"containers, {time.monotonic() - started:.1f} s: {summary(results, log)}")
     wait_ready(up, timeout=120)  # both python containers back for the tests after this one

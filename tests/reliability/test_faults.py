@@ -36,10 +36,15 @@ async def load(url: str, total: int, concurrency: int) -> list[tuple[int, int, i
                             break
                         await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
                 ok = response.status == 200 and body["run"]["stdout"] == f"{2 * n}\n"
+                if not ok:
+                    wrong.append(str(body)[:600])
                 results.append((n, response.status if ok else -response.status, retries, time.monotonic() - started))
 
         await asyncio.gather(*(client() for _ in range(concurrency)))
     return results
+
+
+wrong: list[str] = []  # the bodies of wrong answers, for the failure message
 
 
 def summary(results: list[tuple[int, int, int, float]], chaos_log: list[str]) -> str:
@@ -74,6 +79,7 @@ def chaos(serve_pid: int, stop: threading.Event, log: list[str]) -> None:
 
 
 def test_nothing_is_lost_while_workers_are_killed_and_stopped(procs):
+    wrong.clear()
     serve = procs.serve("--runtimes", "python", "--workers-per-runtime", "3")
     wait_ready(serve.url, timeout=120)
     stop, log = threading.Event(), []
@@ -86,7 +92,7 @@ def test_nothing_is_lost_while_workers_are_killed_and_stopped(procs):
         stop.set()
         thread.join()
     lost = [r for r in results if r[1] != 200]
-    assert len(results) == 1500 and not lost, f"{len(lost)} lost: {lost[:5]}; chaos: {log}"
+    assert len(results) == 1500 and not lost, f"{len(lost)} lost: {lost[:5]} {wrong[:3]}; chaos: {log}"
     assert sum(1 for entry in log if entry.startswith("SIGKILL")) >= 2, log
     print(f"processes, {time.monotonic() - started:.1f} s: {summary(results, log)}")
 
