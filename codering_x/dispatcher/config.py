@@ -17,7 +17,14 @@ class _Section(BaseModel):
 
 class HedgeConfig(_Section):
     fanout: int = Field(2, ge=1, le=4, description="workers each request is sent to")
-    delay_ms: int = Field(0, ge=0, description="wait before the second send; 0 sends to both at once")
+    delay_ms: int = Field(0, ge=0, description="wait before the second send (at least); 0 sends to both at once")
+    delay_quantile: float | None = Field(
+        0.9,
+        gt=0,
+        lt=1,
+        description="hedge once a request has taken this quantile of its runtime's recent answer times "
+        "(at least delay_ms); null: always after delay_ms",
+    )
     idle_only: bool = Field(
         True, description="send the second copy only to a worker with nothing in flight (under load: once)"
     )

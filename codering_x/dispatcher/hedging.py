@@ -1,4 +1,5 @@
-"""Hedged execution: every request goes to two workers, the first good answer wins.
+"""Hedged execution: a request that takes longer than most of its runtime's recent ones
+(their p90, by default) goes to a second worker too, and the first good answer wins.
 
 An answer is any well-formed reply, whatever the learner's program did (a compile error
 or a time limit is an answer). A transport failure, a 5xx, a timeout or a malformed body
@@ -14,6 +15,7 @@ import asyncio
 import json
 import logging
 import time
+from collections import defaultdict, deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +27,8 @@ from .metrics import Metrics
 from .pool import Registry, WorkerState
 
 log = logging.getLogger("codering_x.dispatcher")
+RECENT_ANSWERS = 200  # answer times kept per runtime for the adaptive hedge delay
+MIN_ANSWERS = 20  # fewer than this: hedge after delay_ms
 STATUSES = set(Status.__args__)  # type: ignore[attr-defined]
 
 
@@ -45,6 +49,17 @@ class Hedger:
     def __init__(self, registry: Registry, session: aiohttp.ClientSession, config: HedgeConfig, metrics: Metrics):
         self.registry, self.session, self.config, self.metrics = registry, session, config, metrics
         self._losers: set[asyncio.Task] = set()
+        self._answer_times: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=RECENT_ANSWERS))
+
+    def hedge_delay(self, runtime: str) -> float:
+        """Seconds before the second send. A hedge sent at once doubles every run's cost; sent
+        at the runtime's p90 it costs a tenth of that and still rescues the slow tail."""
+        delay = self.config.delay_ms / 1000
+        recent = self._answer_times[runtime]
+        if self.config.delay_quantile is None or len(recent) < MIN_ANSWERS:
+            return delay
+        ordered = sorted(recent)
+        return max(delay, ordered[int(self.config.delay_quantile * (len(ordered) - 1))])
 
     async def dispatch(self, runtime: str, body: bytes, request_id: str) -> Outcome:
         started = time.monotonic()
@@ -59,7 +74,7 @@ class Hedger:
             worker = self.registry.pick(runtime, tried)
             if worker is None:
                 return False
-            if hedge and self.config.idle_only and worker.in_flight > 0:
+            if hedge and self.config.idle_only and worker.busy > 0:
                 return False  # under load every worker is busy: a duplicate would only cost capacity
             tried.add(worker.name)
             if len(tried) > self.config.fanout:
@@ -69,7 +84,7 @@ class Hedger:
             return True
 
         launch()
-        hedge_due = started + self.config.delay_ms / 1000
+        hedge_due = started + self.hedge_delay(runtime)
         hedge_declined = False
         try:
             while running:
@@ -95,6 +110,7 @@ class Hedger:
                         launch()  # in the failed one's place, within the budget
                         continue
                     self.registry.succeeded(worker)
+                    self._answer_times[runtime].append(time.monotonic() - started)
                     self.metrics.hedge_wins.labels(str(position)).inc()
                     if failures:
                         self.metrics.fallbacks.labels(runtime).inc()
@@ -107,7 +123,7 @@ class Hedger:
                     return Outcome(status, payload, worker.name)
         finally:
             if running:
-                loser = asyncio.create_task(self._let_finish(list(running)))
+                loser = asyncio.create_task(self._let_finish(dict(running)))
                 self._losers.add(loser)
                 loser.add_done_callback(self._losers.discard)
         if time.monotonic() >= deadline:
@@ -116,15 +132,21 @@ class Hedger:
             return error_outcome(503, "no_worker", f"no healthy worker for runtime {runtime!r}; retry shortly")
         return error_outcome(503, "workers_failed", f"every worker tried for {runtime!r} failed", failures)
 
-    async def _let_finish(self, tasks: list[asyncio.Task]) -> None:
+    async def _let_finish(self, losers: dict[asyncio.Task, tuple[WorkerState, int]]) -> None:
         """Give the losers their grace, then cancel those still running: that closes their
-        connections, and their workers kill the runs."""
-        _, pending = await asyncio.wait(tasks, timeout=self.config.loser_grace_ms / 1000)
-        for task in pending:
-            task.cancel()
-        for task in tasks:
-            if task.done() and not task.cancelled():
-                task.exception()  # retrieved: a loser's failure is no news
+        connections, and their workers kill the runs. Meanwhile their workers count as idle
+        for the next hedge."""
+        workers = [worker for worker, _ in losers.values()]
+        for worker in workers:
+            worker.losing += 1
+        try:
+            _, pending = await asyncio.wait(losers, timeout=self.config.loser_grace_ms / 1000)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*losers, return_exceptions=True)  # a loser's failure is no news
+        finally:
+            for worker in workers:
+                worker.losing -= 1
 
     async def _send(self, worker: WorkerState, body: bytes, request_id: str, deadline: float) -> tuple[int, dict]:
         worker.in_flight += 1

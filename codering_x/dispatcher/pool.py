@@ -31,6 +31,13 @@ class WorkerState:
     source: str
     healthy: bool = False  # until the first /healthz answers
     in_flight: int = 0
+    losing: int = 0  # of in_flight: hedges already lost, finishing their grace
+
+    @property
+    def busy(self) -> int:
+        """Sends that still matter: a lost hedge finishing its grace is as good as done."""
+        return self.in_flight - self.losing
+
     failures: int = 0
     down_until: float = 0.0
     info: dict[str, Any] = field(default_factory=dict)  # the runtime's catalogue entry, from /healthz
@@ -87,8 +94,8 @@ class Registry:
         ]
         if not candidates:
             return None
-        fewest = min(w.in_flight for w in candidates)
-        return random.choice([w for w in candidates if w.in_flight == fewest])
+        fewest = min(w.busy for w in candidates)
+        return random.choice([w for w in candidates if w.busy == fewest])
 
     def of_runtime(self, runtime: str) -> list[WorkerState]:
         return [w for w in self.workers.values() if w.spec.runtime == runtime]

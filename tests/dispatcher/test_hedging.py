@@ -113,3 +113,15 @@ def test_the_losers_sandbox_process_is_gone_within_a_second(procs):
             break
         time.sleep(0.02)
     assert not left, f"the loser's run is still alive: {left}"
+
+
+def test_the_hedge_waits_for_the_runtimes_p90_and_still_rescues_the_slow(procs):
+    """Once the dispatcher has seen a runtime's answer times, a request goes out once and is
+    hedged only when it runs slower than most: the stalled ones are answered by the other."""
+    slow, fast = procs.worker(name="python-s", fault="stall:1000:3"), procs.worker(name="python-f")
+    dispatcher = procs.dispatcher([slow, fast])
+    answers = [call(dispatcher.url, body=HELLO)[1] for _ in range(60)]
+    assert all(a["status"] == "ok" for a in answers)
+    later = answers[30:]  # past the 20 answers the adaptive delay needs
+    assert sum(a["meta"]["attempts"] == 1 for a in later) >= len(later) // 2  # most go out once
+    assert all(a["meta"]["elapsed_ms"] < 1000 for a in later)  # no one waited out a stall
