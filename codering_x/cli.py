@@ -201,28 +201,30 @@ def _up(args: argparse.Namespace) -> int:
         return 1
 
 
-def _down(args: argparse.Namespace) -> int:
+def _devmode(project: str):
+    """The project's dev mode, or None (said on stderr) when no Docker engine answers."""
     from .devmode import DevMode
     from .images import DockerUnavailable
 
     try:
-        removed = DevMode.connect(args.project).down()
+        return DevMode.connect(project)
     except DockerUnavailable as exc:
         print(f"codering-x: {exc}", file=sys.stderr)
+        return None
+
+
+def _down(args: argparse.Namespace) -> int:
+    if (dev := _devmode(args.project)) is None:
         return 1
+    removed = dev.down()
     print(f"removed {len(removed)}: {' '.join(removed)}" if removed else "nothing to remove")
     return 0
 
 
 def _status(args: argparse.Namespace) -> int:
-    from .devmode import DevMode
-    from .images import DockerUnavailable
-
-    try:
-        rows = DevMode.connect(args.project).status_rows()
-    except DockerUnavailable as exc:
-        print(f"codering-x: {exc}", file=sys.stderr)
+    if (dev := _devmode(args.project)) is None:
         return 1
+    rows = dev.status_rows()
     header = ("RUNTIME", "CONTAINER", "STATE", "HEALTH", "PORT")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(5)]
     for row in [header, *rows]:

@@ -6,6 +6,7 @@ A missing toolchain or Docker engine is a failure, never a skip: `make test` pro
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 
@@ -112,3 +113,18 @@ def up(docker, images, tmp_path_factory):
     assert docker.containers.list(all=True, filters={"label": LABEL}) == []
     assert docker.networks.list(filters={"label": LABEL}) == []
     assert docker.volumes.list(filters={"label": LABEL}) == []
+
+
+@pytest.fixture
+def listener():
+    """A loopback TCP listener of the server's; no sandboxed program may reach it."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.setblocking(False)
+    yield server
+    try:
+        server.accept()
+        connected = True
+    except BlockingIOError:
+        connected = False
+    server.close()
+    assert not connected, "a sandboxed program connected to the server's port"
