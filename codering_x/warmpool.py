@@ -161,9 +161,7 @@ class WarmPool:
         except Exception as exc:  # the uid pool is exhausted or the disk is full: retry later
             log.warning("cannot prewarm %s: %s", runtime.name, exc)
             return None
-        workdir = str(box.workdir)
-        argv = runtime.expand(runtime.prewarm, runtime.entry, [runtime.entry], workdir, limits.memory_mb)
-        env = runtime.environment(runtime.run, runtime.entry, workdir, limits.memory_mb)
+        argv, env = self._command(runtime, str(box.workdir))
         # forked members are cheap: no need to start them at idle priority
         spawned = box.spawn(argv, env, limits, prewarmed=True, idle=self.idle and zygote is None, zygote=zygote)
         if not isinstance(spawned, Spawned):
@@ -180,12 +178,16 @@ class WarmPool:
         runs a learner's program, so it runs as root, with the members' environment."""
         zygote = self.zygotes.get(runtime.name)
         if zygote is None or not zygote.alive():
-            assert runtime.prewarm is not None
-            memory_mb = self.limits[runtime.name].memory_mb
-            argv = runtime.expand(runtime.prewarm, runtime.entry, [runtime.entry], "/", memory_mb)
-            env = runtime.environment(runtime.run, runtime.entry, "/", memory_mb)
-            zygote = self.zygotes[runtime.name] = Zygote(argv, env)
+            zygote = self.zygotes[runtime.name] = Zygote(*self._command(runtime, "/"))
         return zygote
+
+    def _command(self, runtime: Runtime, workdir: str) -> tuple[list[str], dict[str, str]]:
+        """The bootstrap's argv, and the environment of a run in `workdir` (a zygote's
+        members set their own HOME and TMPDIR)."""
+        assert runtime.prewarm is not None
+        memory_mb = self.limits[runtime.name].memory_mb
+        argv = runtime.expand(runtime.prewarm, runtime.entry, [runtime.entry], workdir, memory_mb)
+        return argv, runtime.environment(runtime.run, runtime.entry, workdir, memory_mb)
 
 
 def header(entry: str, args: list[str]) -> bytes:
