@@ -26,13 +26,19 @@ SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
 PREWARM_DIR = Path(__file__).with_name("prewarm")  # the bootstraps, one per prewarmed runtime
 RUNTIMES_DIR = Path(os.environ.get("CODERING_RUNTIMES_DIR", Path(__file__).resolve().parent.parent / "runtimes"))
 
-DEFAULT_LIMITS = ResolvedLimits(cpu_time_ms=2000, wall_time_ms=5000, memory_mb=256, output_bytes=65536, processes=32)
+# Disk: a learner's program needs little; a compile's temporaries and artifacts need more.
+DEFAULT_LIMITS = ResolvedLimits(
+    cpu_time_ms=2000, wall_time_ms=5000, memory_mb=256, output_bytes=65536, processes=32,
+    disk_mb=64, disk_inodes=10000,
+)  # fmt: skip
 MAXIMUM_LIMITS = ResolvedLimits(
-    cpu_time_ms=10000, wall_time_ms=20000, memory_mb=1024, output_bytes=1 << 20, processes=128
-)
+    cpu_time_ms=10000, wall_time_ms=20000, memory_mb=1024, output_bytes=1 << 20, processes=128,
+    disk_mb=512, disk_inodes=100000,
+)  # fmt: skip
 COMPILE_LIMITS = ResolvedLimits(
-    cpu_time_ms=20000, wall_time_ms=30000, memory_mb=1024, output_bytes=65536, processes=128
-)
+    cpu_time_ms=20000, wall_time_ms=30000, memory_mb=1024, output_bytes=65536, processes=128,
+    disk_mb=512, disk_inodes=50000,
+)  # fmt: skip
 
 
 class _Model(BaseModel):

@@ -4,14 +4,18 @@ on random 127.0.0.1 ports, with the dispatcher in the foreground (`codering-x up
 
 Each worker container runs the runtime's image as it is (`codering-x worker` on 8080),
 hardened as `hardening.py` says, labelled so that `down` removes exactly what `up` made.
-`up` also watches Docker's events and replaces a worker container that dies.
+`up` also watches Docker's events: it replaces a worker container that dies, ends when
+`down` has removed them all, and removes them itself on Ctrl+C.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -94,11 +98,12 @@ class DevMode:
     def up(self, runtimes: list[Runtime], replicas: int) -> list:
         return [self.start_worker(r.name, i) for r in runtimes for i in range(1, replicas + 1)]
 
-    def respawn_dead_workers(self, stop: threading.Event) -> None:
-        """Replace every worker container of the project that dies, until `stop` is set."""
+    def watch_workers(self, stop: threading.Event, all_removed: Callable[[], None]) -> None:
+        """Until `stop` is set: replace every worker container of the project that dies, and
+        call `all_removed` once none is left at all (`codering-x down` removed them)."""
         filters = {
             "type": "container",
-            "event": "die",
+            "event": ["die", "destroy"],
             "label": [f"{PROJECT_LABEL}={self.project}", f"{ROLE_LABEL}=worker"],
         }
         while not stop.is_set():
@@ -107,6 +112,11 @@ class DevMode:
                     if stop.is_set():
                         return
                     labels = event.get("Actor", {}).get("Attributes", {})
+                    if event.get("Action") == "destroy":
+                        if not self.containers():
+                            all_removed()
+                            return
+                        continue
                     runtime, slot = labels.get(RUNTIME_LABEL), labels.get("codering.slot")
                     if runtime and slot and self._dead_not_removed(labels.get("name", "")):
                         log.warning("worker container %s died; replacing it", labels.get("name"))
@@ -181,11 +191,22 @@ def run_up(
             "runtimes": settings.runtimes or sorted(r.name for r in runtimes),
         }
     )
-    stop = threading.Event()
-    respawner = threading.Thread(target=dev.respawn_dead_workers, args=(stop,), daemon=True, name="respawn")
-    respawner.start()
+    stop, removed_by_down = threading.Event(), threading.Event()
+
+    def all_removed() -> None:  # `down` from elsewhere: the dispatcher has nothing left to serve
+        removed_by_down.set()
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    watcher = threading.Thread(target=dev.watch_workers, args=(stop, all_removed), daemon=True, name="watch")
+    watcher.start()
     try:
         aio.run(serve(settings, docker_client=dev.client, project=dev.project))
     finally:
         stop.set()
+        # Ctrl+C (or SIGTERM) removes what `up` started, as `down` would; unlike compose,
+        # which only stops them: a stopped worker is of no use, and its next start is cheap.
+        if removed_by_down.is_set():
+            print("the worker containers were removed (codering-x down): stopping", flush=True)
+        else:
+            print(f"stopping: removed {len(dev.down())} containers of project {dev.project}", flush=True)
     return 0

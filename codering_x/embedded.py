@@ -45,6 +45,7 @@ class LocalWorkers:
         self.backoff_max_s = backoff_max_s
         self.live: dict[str, WorkerSpec] = {}
         self.processes: dict[str, asyncio.subprocess.Process] = {}
+        self.stopping = False
 
     async def run(self) -> None:
         await asyncio.gather(*(self._slot(runtime, index) for runtime, index in self.slots))
@@ -56,7 +57,7 @@ class LocalWorkers:
     async def _slot(self, runtime: str, index: int) -> None:
         name = f"{runtime}-{index}"
         backoff = 0.1
-        while True:
+        while not self.stopping:
             started = time.monotonic()
             served = False
             try:
@@ -65,6 +66,8 @@ class LocalWorkers:
                 log.error("worker %s failed to start: %s", name, exc)
             self.live.pop(name, None)
             self._publish()
+            if self.stopping:
+                return
             # A worker that served and then died (killed, OOM) comes back at once; only one
             # that cannot start, or dies young again and again, backs off (crash loops).
             lived = time.monotonic() - started
@@ -98,6 +101,9 @@ class LocalWorkers:
             self.processes.pop(name, None)
 
     async def stop(self) -> None:
+        """SIGTERM every worker and wait for each to exit: a worker removes its boxes and
+        members before it does (worker.drain), so nothing of theirs outlives `serve`."""
+        self.stopping = True
         for proc in list(self.processes.values()):
             if proc.returncode is None:
                 proc.terminate()
@@ -163,11 +169,11 @@ async def serve(settings: Settings, docker_client=None, project: str = "codering
     try:
         await stop.wait()
     finally:
+        if workers is not None:  # before the discovery task is cancelled: that would SIGKILL them
+            await workers.stop()
         if discovery_task is not None:
             discovery_task.cancel()
             await asyncio.gather(discovery_task, return_exceptions=True)
-        if workers is not None:
-            await workers.stop()
         await runner.cleanup()
         await dispatcher.stop()
 

@@ -43,6 +43,8 @@ LIMIT_STATUS: dict[str, Status] = {
     "memory": "memory_limit",
     "output": "output_limit",
     "file_size": "output_limit",
+    "disk": "output_limit",
+    "inodes": "output_limit",
 }
 LIMIT_MESSAGE = {
     "cpu": "CPU time limit exceeded",
@@ -51,6 +53,8 @@ LIMIT_MESSAGE = {
     "output": "output limit exceeded; the output was cut",
     "file_size": "a file grew past the file size limit",
     "processes": "the process limit was reached",
+    "disk": "the disk limit was reached: the run's files filled limits.disk_mb",
+    "inodes": "the file count limit was reached: the run made limits.disk_inodes files and directories",
 }
 
 
@@ -62,6 +66,8 @@ LIMIT_HINTS: tuple[tuple[str, LimitName], ...] = (
     ("unable to create native thread", "processes"),
     ("EAGAIN", "processes"),
     ("File too large", "file_size"),
+    ("No space left on device", "disk"),  # where boxes share the container's tmpfs
+    ("Disk quota exceeded", "disk"),
 )
 
 
@@ -119,8 +125,10 @@ class Engine:
         return int(os.environ.get("CODERING_PREWARM", DEFAULT_PREWARM_PER_SLOT)) * slots
 
     def close(self) -> None:
+        """Stop the members, then leave no box behind (the sandbox's close)."""
         if self.warm is not None:
             self.warm.close()
+        self.sandbox.close()
 
     # -- validation ----------------------------------------------------------------------
     def prepare(self, request: RunRequest) -> PreparedRun:
@@ -265,6 +273,8 @@ class Engine:
             memory_mb=limits.memory_mb,
             output_bytes=limits.output_bytes,
             processes=limits.processes,
+            disk_bytes=limits.disk_mb << 20,
+            disk_inodes=limits.disk_inodes,
             data_mb=rlimit_mb if memory.rlimit == "data" else None,
             address_space_mb=rlimit_mb if memory.rlimit == "as" else None,
         )

@@ -10,6 +10,7 @@ import yaml
 from . import __version__
 from .catalogue import Catalogue, Runtime
 from .handler import RUNTIME_ENV
+from .hardening import SANDBOX_ROOT
 
 FUNCTIONS_DIR = Path(__file__).resolve().parent.parent / "functions"
 PROJECT = "codering-x"
@@ -24,6 +25,10 @@ CPU_LIMIT = "2"
 MEMORY_LIMIT = "2Gi"
 MIN_REPLICAS = 2  # two pods at least: the dispatcher hedges across two
 MAX_REPLICAS = 10
+# The boxes live on a memory-backed emptyDir: its sizeLimit bounds the runs of one pod
+# together (a pod cannot mount a tmpfs per box), and its pages count toward the pod's
+# memory limit (docs/security.md, "Disk").
+BOXES_VOLUME = {"name": "boxes", "emptyDir": {"medium": "Memory", "sizeLimit": "512Mi"}}
 
 
 def image_name(runtime: Runtime) -> str:
@@ -61,6 +66,9 @@ def function_config(runtime: Runtime) -> dict[str, object]:
                     "attributes": {"maxRequestBodySize": 8 << 20},
                 }
             },
+            "volumes": [
+                {"volume": BOXES_VOLUME, "volumeMount": {"name": "boxes", "mountPath": SANDBOX_ROOT}},
+            ],
             "platform": {"attributes": {"restartPolicy": {"name": "always"}}},
             "build": {"baseImage": image_name(runtime), "noBaseImagesPull": True},
         },

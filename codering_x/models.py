@@ -24,7 +24,7 @@ Status = Literal[
     "wrong_answer",
     "internal_error",
 ]
-LimitName = Literal["cpu", "wall", "memory", "output", "file_size", "processes"]
+LimitName = Literal["cpu", "wall", "memory", "output", "file_size", "processes", "disk", "inodes"]
 Compare = Literal["exact", "trim", "tokens", "float"]
 
 MAX_FILES = 64
@@ -81,6 +81,8 @@ class Limits(Strict):
     memory_mb: int | None = Field(default=None, gt=0)
     output_bytes: int | None = Field(default=None, gt=0)
     processes: int | None = Field(default=None, gt=0)
+    disk_mb: int | None = Field(default=None, gt=0, description="what the run's files may hold together")
+    disk_inodes: int | None = Field(default=None, gt=0, description="how many files and directories it may make")
 
 
 class ResolvedLimits(Strict):
@@ -91,6 +93,8 @@ class ResolvedLimits(Strict):
     memory_mb: int
     output_bytes: int
     processes: int
+    disk_mb: int
+    disk_inodes: int
 
     def merged(self, requested: Limits | None, maxima: ResolvedLimits) -> ResolvedLimits:
         """Apply a request's limits; raise ValueError naming any that passes the maximum."""

@@ -28,6 +28,7 @@ from .faults import Fault
 from .sandbox import Cancel
 
 log = logging.getLogger("codering_x.worker")
+SHUTDOWN_GRACE_S = 5.0  # on SIGTERM, runs in flight may finish this long before they are killed
 
 
 def nuclio_context(worker_id: str) -> nuclio_sdk.Context:
@@ -49,6 +50,8 @@ class Worker:
         self.threads = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="run")
         self.concurrency = concurrency
         self.in_flight = 0
+        self.cancels: set[Cancel] = set()  # of the runs in flight: fired when the worker stops
+        self.draining = False
         self.fault = fault
 
     def app(self) -> web.Application:
@@ -59,9 +62,34 @@ class Worker:
         return app
 
     async def healthz(self, request: web.Request) -> web.Response:
+        if self.draining:
+            return self._stopping()
         return web.json_response({**nuclio_handler.health(self.context), "in_flight": self.in_flight})
 
+    @staticmethod
+    def _stopping() -> web.Response:
+        """A 503: the dispatcher sends the request to another worker."""
+        error = {"error": {"code": "worker_stopping", "message": "this worker is shutting down"}}
+        return web.json_response(error, status=503)
+
+    async def drain(self, runner: web.AppRunner) -> None:
+        """Stop without leaving anything behind: new requests are refused (503), runs in
+        flight get a grace and are then killed, and the members, the janitor's queue and
+        every box are closed before the process exits."""
+        self.draining = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SHUTDOWN_GRACE_S
+        while self.in_flight and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        for cancel in list(self.cancels):
+            cancel.cancel()
+        await runner.cleanup()
+        self.threads.shutdown(wait=True, cancel_futures=True)
+        self.context.user_data.engine.close()
+
     async def run(self, request: web.Request) -> web.StreamResponse:
+        if self.draining:
+            return self._stopping()
         if self.fault is not None and self.fault.hits():
             if self.fault.kind == "error":
                 return web.json_response({"error": {"code": "injected", "message": "fault injected"}}, status=500)
@@ -81,6 +109,7 @@ class Worker:
         loop = asyncio.get_running_loop()
         self.in_flight += 1
         with Cancel() as cancel:
+            self.cancels.add(cancel)
             future = loop.run_in_executor(self.threads, nuclio_handler.handle, self.context, event, cancel)
             try:
                 response = await asyncio.shield(future)
@@ -90,6 +119,7 @@ class Worker:
                 raise
             finally:
                 self.in_flight -= 1
+                self.cancels.discard(cancel)
         headers = {k: str(v) for k, v in (response.headers or {}).items()}
         body = response.body if isinstance(response.body, bytes | str) else json.dumps(response.body)
         return web.Response(
@@ -109,13 +139,12 @@ async def serve(worker: Worker, host: str, port: int) -> None:
     # The first line of stdout is the contract with `codering-x serve`: it reads the port here.
     print(f"listening http://{bound[0]}:{bound[1]} runtime={worker.runtime.name} worker={worker.name}", flush=True)
     stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     try:
         await stop.wait()
     finally:
-        await runner.cleanup()
-        worker.threads.shutdown(wait=False, cancel_futures=True)
-        worker.context.user_data.engine.close()  # prewarmed members: killed, their dirs removed
+        await worker.drain(runner)
 
 
 def main(runtime: str, host: str, port: int, concurrency: int, name: str | None, fault: str | None) -> int:

@@ -520,6 +520,57 @@ PROGRAMS["int80"] = {
 """,
 }
 
+# Fillers (issue 18): each ends at the run's disk or inode limit, or is denied, and leaves
+# the host's free space and inodes as they were.
+C_DISK_FILL = r"""#include <stdio.h>
+#include <string.h>
+static char block[1 << 20];
+int main(void) {
+    memset(block, 'x', sizeof block);
+    for (int i = 0;; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "f%d", i);
+        FILE *f = fopen(name, "wb");
+        if (!f) { perror("fopen"); return 1; }
+        for (int j = 0; j < 15; j++)
+            if (fwrite(block, 1, sizeof block, f) != sizeof block || fflush(f)) { perror("fwrite"); return 1; }
+        fclose(f);
+    }
+}
+"""
+PROGRAMS["disk_fill"] = {
+    "python": "i = 0\nwhile True:\n    open(f'f{i}', 'wb').write(b'x' * (8 << 20))\n    i += 1\n",
+    "c": C_DISK_FILL,
+    "javascript": "const fs = require('fs');\nconst block = Buffer.alloc(8 << 20, 120);\n"
+    "for (let i = 0; ; i++) fs.writeFileSync('f' + i, block);\n",
+}
+PROGRAMS["tmpdir_fill"] = {
+    "python": "import os, tempfile\nwhile True:\n"
+    "    with tempfile.NamedTemporaryFile(dir=os.environ['TMPDIR'], delete=False) as f:\n"
+    "        f.write(b'x' * (8 << 20))\n",
+}
+PROGRAMS["inode_files"] = {
+    "python": "i = 0\nwhile True:\n    open(f'f{i}', 'w').close()\n    i += 1\n",
+}
+PROGRAMS["inode_dirs"] = {
+    "bash": "seq -f d%g 200000 | xargs mkdir 2>/dev/null || exit 1\n",
+}
+PROGRAMS["many_writers"] = {
+    # eight processes at once, each writing files of 15 MB (under the file size limit)
+    "bash": 'for p in 1 2 3 4 5 6 7 8; do\n  (for j in $(seq 40); do head -c 15M /dev/zero > "w$p-$j" || exit 1; done) &\n'
+    "done\nfailed=0\nfor job in $(jobs -p); do wait $job || failed=1; done\nexit $failed\n",
+}
+PROGRAMS["sparse"] = {
+    # a thousand sparse files of 15 MB cost nothing; one of 1 TB passes the file size limit
+    "python": "for i in range(1000):\n    open(f's{i}', 'wb').truncate(15 << 20)\n"
+    "open('huge', 'wb').truncate(1 << 40)\n",
+}
+PROGRAMS["dev_shm_fill"] = {
+    "python": "try:\n    f = open('/dev/shm/codering-fill', 'wb')\nexcept OSError as e:\n    print('DENIED', e)\n"
+    "else:\n    while True:\n        f.write(b'x' * (8 << 20))\n",
+}
+FILLERS = {"disk_fill", "tmpdir_fill", "inode_files", "inode_dirs", "many_writers", "sparse", "dev_shm_fill"}
+
 ARGS = {"network": ("{port}",)}
 LIMITS = {"fork_bomb": {"wall_time_ms": 1500}}
 
@@ -577,6 +628,17 @@ def _ended_by_a_limit(attack: Attack, result: RunResult) -> str | None:
     return None if result.status in allowed else f"expected one of {sorted(allowed)}: {_show(result)}"
 
 
+def _ended_at(limit: str) -> Callable[[Attack, RunResult], str | None]:
+    """The run was stopped by `limit` (its status says so), and nothing else went wrong."""
+
+    def check(attack: Attack, result: RunResult) -> str | None:
+        if result.status != "output_limit" or result.run is None or result.run.limit != limit:
+            return f"expected output_limit with limit={limit}: {_show(result)} limit={result.run and result.run.limit}"
+        return None
+
+    return check
+
+
 def _compile_denied(attack: Attack, result: RunResult) -> str | None:
     if result.status != "compile_error" or result.compile is None:
         return f"expected a compile_error, got {_show(result)}"
@@ -605,6 +667,13 @@ EXPECTATIONS: dict[str, Callable[[Attack, RunResult], str | None]] = {
     "kill_parent": _both_kills_denied,
     "fork_bomb": _ended_by_a_limit,
     "compile_include": _compile_denied,
+    "disk_fill": _ended_at("disk"),
+    "tmpdir_fill": _ended_at("disk"),
+    "inode_files": _ended_at("inodes"),
+    "inode_dirs": _ended_at("inodes"),
+    "many_writers": _ended_at("disk"),
+    "sparse": _ended_at("file_size"),
+    "dev_shm_fill": _denied("Traceback"),
 }
 
 ATTACKS: list[Attack] = [

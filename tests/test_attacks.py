@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
+from pathlib import Path
 
 import pytest
 
 from codering_x.models import RunRequest
-from tests.attacks import ATTACKS, planted_path, request_body
+from tests.attacks import ATTACKS, FILLERS, planted_path, request_body
 from tests.test_prewarm import wait_for_members
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")
@@ -22,6 +25,7 @@ def test_attack_is_contained(engine, listener, monkeypatch, attack):
     if prewarmed:  # the attack must run on a prewarmed member, as most runs of this runtime do
         wait_for_members(engine, attack.runtime)
         hits = engine.warm.hits
+    before = footprint(engine.sandbox.boxes)
     result = engine.run(RunRequest(**request_body(attack, port)))
     if prewarmed:
         assert engine.warm.hits == hits + 1
@@ -29,3 +33,28 @@ def test_attack_is_contained(engine, listener, monkeypatch, attack):
     assert problem is None, problem
     if attack.name == "plant":
         assert not os.path.exists(planted_path(attack.runtime)), "the planted file exists on the host"
+    if attack.name in FILLERS:  # what the run wrote is gone once its box is closed
+        deadline = time.monotonic() + 5
+        while (after := footprint(engine.sandbox.boxes)) and time.monotonic() < deadline:
+            if after[0] - before[0] < 8 << 20 and after[1] - before[1] < 100:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail(f"the boxes still hold bytes and inodes: before {before}, after {after}")
+
+
+def footprint(boxes: Path) -> tuple[int, int]:
+    """Bytes and inodes the boxes take from the host (tmpfs pages or disk blocks): the
+    filesystem's own free space is no measure while anything else on the host writes."""
+    total_bytes = total_inodes = 0
+    for box in boxes.iterdir():
+        if os.path.ismount(box):
+            st = os.statvfs(box)
+            total_bytes += (st.f_blocks - st.f_bfree) * st.f_frsize
+            total_inodes += st.f_files - st.f_ffree
+            continue
+        for path in [box, *box.rglob("*")]:
+            with contextlib.suppress(OSError):
+                total_bytes += path.lstat().st_blocks * 512
+                total_inodes += 1
+    return total_bytes, total_inodes

@@ -62,8 +62,18 @@ def test_limits_must_be_positive(field, value):
 
 
 def test_limits_may_lower_but_not_pass_the_maximum():
-    defaults = ResolvedLimits(cpu_time_ms=2000, wall_time_ms=5000, memory_mb=256, output_bytes=1000, processes=8)
-    maxima = ResolvedLimits(cpu_time_ms=4000, wall_time_ms=9000, memory_mb=512, output_bytes=2000, processes=16)
+    defaults = ResolvedLimits(
+        cpu_time_ms=2000, wall_time_ms=5000, memory_mb=256, output_bytes=1000, processes=8, disk_mb=64, disk_inodes=100
+    )
+    maxima = ResolvedLimits(
+        cpu_time_ms=4000,
+        wall_time_ms=9000,
+        memory_mb=512,
+        output_bytes=2000,
+        processes=16,
+        disk_mb=128,
+        disk_inodes=200,
+    )
     merged = defaults.merged(Limits(cpu_time_ms=100, memory_mb=512), maxima)
     assert (merged.cpu_time_ms, merged.memory_mb, merged.wall_time_ms) == (100, 512, 5000)
     with pytest.raises(ValueError, match=r"limits.memory_mb=513 is above this runtime's maximum of 512"):

@@ -25,6 +25,7 @@ from .helper import helper_path
 from .landlock import landlock_abi
 from .limits import Cancel, LimitName, ProcessLimits, ProcessResult
 from .seccomp import build_filter_bpf
+from .storage import BoxStorage
 from .uidpool import UidPool, UidPoolExhausted
 
 __all__ = [
@@ -60,12 +61,16 @@ class Sandbox:
     landlock_abi: int
     cgroups: CgroupManager | None
     uids: UidPool
+    storage: BoxStorage
     read_paths: tuple[str, ...] = DEFAULT_READ_PATHS
     writable_files: tuple[str, ...] = DEFAULT_WRITABLE_FILES
     boxes: Path = field(init=False)
-    _retired: queue.Queue[Box] | None = field(default=None, init=False, repr=False)
+    _retired: queue.Queue[Box | None] | None = field(default=None, init=False, repr=False)
     helpers: set[int] = field(default_factory=set, init=False, repr=False)  # spawned, not yet reaped
     helpers_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _open: set[Box] = field(default_factory=set, init=False, repr=False)  # made here, not yet closed
+    _open_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _janitor: threading.Thread | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.boxes = self.root / "boxes"
@@ -97,32 +102,81 @@ class Sandbox:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans of a run become ours to reap
         helper = helper_path()
-        return cls(
+        sandbox = cls(
             root=root,
             helper=helper,
             seccomp_path=seccomp_path,
             landlock_abi=landlock_abi(),
             cgroups=CgroupManager.probe(),
             uids=UidPool(root / "uids", uid_first, uid_count, reclaim=lambda uid: kill_uid(helper, uid)),
+            storage=BoxStorage.probe(root / "boxes"),
         )
+        sandbox.remove_stale_boxes()
+        return sandbox
 
     def box(self) -> Box:
-        """A fresh box: an exclusive uid and an empty 0700 work dir owned by it."""
+        """A fresh box: an exclusive uid and an empty 0700 work dir owned by it, bounded
+        (where each box is a tmpfs of its own) by the limits of each stage run in it."""
         uid = self.uids.acquire()
         try:
             workdir = Path(tempfile.mkdtemp(prefix=f"{uid}-", dir=self.boxes))
-            os.chown(workdir, uid, uid)
-            return Box(self, uid, workdir)
+            try:
+                self.storage.make(workdir, uid)
+            except BaseException:
+                self.storage.remove(workdir)
+                raise
+            box = Box(self, uid, workdir)
         except BaseException:
             self.uids.release(uid, clean=True)
             raise
+        with self._open_lock:
+            self._open.add(box)
+        return box
+
+    def forget(self, box: Box) -> None:
+        """A box has been closed (its dir removed, its uid about to be returned)."""
+        with self._open_lock:
+            self._open.discard(box)
+
+    def remove_stale_boxes(self) -> list[Path]:
+        """Remove the boxes of our uid range that no live holder has: those of a worker that
+        was killed before it could close them. A box exists only while its uid is held, so
+        a box whose uid we can hold is nobody's. Returns what was removed."""
+        removed = []
+        for path in sorted(self.boxes.iterdir()):
+            uid_text = path.name.split("-", 1)[0]
+            if not uid_text.isdigit() or not self.uids.first <= int(uid_text) < self.uids.first + self.uids.size:
+                continue
+            with self.uids.holding(int(uid_text)) as held:
+                if held and path.exists():
+                    kill_uid(self.helper, int(uid_text))  # nothing of the dead holder's run may write on
+                    self.storage.remove(path)
+                    removed.append(path)
+        if removed:
+            logging.getLogger("codering_x.sandbox").info("removed %d boxes left by a stopped worker", len(removed))
+        return removed
+
+    def close(self) -> None:
+        """Leave nothing behind: finish the janitor's queue, then close every box still open
+        (kill its processes, remove its dir, return its uid). For a worker's shutdown."""
+        if self._retired is not None and self._janitor is not None:
+            self._retired.put(None)
+            self._janitor.join(timeout=30)
+        with self._open_lock:
+            still_open = list(self._open)
+        for box in still_open:
+            box._dirty = True  # its run may still be going: kill before removing
+            with contextlib.suppress(Exception):
+                box.close()
+        self.reap_orphans()
 
     def retire(self, box: Box) -> None:
         """Close a box after its result is known, off the request path: removing its dir
         and returning its uid need not delay the answer."""
         if self._retired is None:
             self._retired = queue.Queue()
-            threading.Thread(target=self._close_retired, name="box-janitor", daemon=True).start()
+            self._janitor = threading.Thread(target=self._close_retired, name="box-janitor", daemon=True)
+            self._janitor.start()
         self._retired.put(box)
 
     def _close_retired(self) -> None:
@@ -133,6 +187,8 @@ class Sandbox:
             except queue.Empty:
                 self.reap_orphans()
                 continue
+            if box is None:  # close(): the queue is done
+                return
             try:
                 box.close()
             except Exception:  # a failed cleanup must not stop the next ones
@@ -158,6 +214,7 @@ class Sandbox:
             "cgroups": self.cgroups.describe() if self.cgroups else "none (container limits apply)",
             "seccomp": True,
             "uids": f"{self.uids.first}-{self.uids.first + self.uids.size - 1}",
+            "boxes": self.storage.describe(),
         }
 
 

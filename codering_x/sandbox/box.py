@@ -11,7 +11,6 @@ import contextlib
 import math
 import os
 import select
-import shutil
 import signal
 import time
 from dataclasses import dataclass, field
@@ -143,6 +142,10 @@ class Box:
         self._ran = not prewarmed
         counters = None
         container_ooms = container_oom_kills() if self.cgroups is None else None
+        try:
+            self.sandbox.storage.bound(self.workdir, limits.disk_bytes, limits.disk_inodes)
+        except OSError as exc:
+            return _failed(f"cannot bound the box's disk: {exc}")
         if self.cgroups is not None:
             # + 1 for the helper; the cgroup's pids cap fires before RLIMIT_NPROC, so it is counted
             counters = self.cgroups.prepare(limits.memory_mb * MIB, limits.processes + 1)
@@ -260,6 +263,8 @@ class Box:
             limit = "cpu"
         elif sig == signal.SIGXFSZ:
             limit = "file_size"
+        elif full := self.sandbox.storage.exhausted(self.workdir, failed=exit_code != 0):
+            limit = full
         elif counters and after and after.pids_max_hits > counters.pids_max_hits:
             limit = "processes"
         if sup.cancelled:
@@ -346,8 +351,11 @@ class Box:
 
     def close(self) -> None:
         clean = not self._dirty or self.kill_all()
-        shutil.rmtree(self.workdir, ignore_errors=True)  # fd-based: never follows a planted link
-        self.sandbox.uids.release(self.uid, clean)
+        try:
+            self.sandbox.storage.remove(self.workdir)
+        finally:
+            self.sandbox.forget(self)
+            self.sandbox.uids.release(self.uid, clean)
 
     def __enter__(self) -> Box:
         return self

@@ -10,12 +10,13 @@ The lock file also says whether the last holder left the uid clean; only when it
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 CLEAN, BUSY = b"clean", b"busy\n"
@@ -101,6 +102,17 @@ class UidPool:
         if clean:
             with self._mutex:
                 self._recent.append(uid)
+
+    @contextlib.contextmanager
+    def holding(self, uid: int) -> Iterator[bool]:
+        """Hold `uid` for a moment if no one holds it (yields True), leaving its state as it
+        was: for removing what a holder that died left behind."""
+        held = self._try_lock(uid)
+        try:
+            yield held
+        finally:
+            if held:
+                self._unlock(uid)
 
     def leftovers(self) -> dict[int, list[int]]:
         """Live processes of uids that no run holds (in any worker): a leak if not empty.
