@@ -17,9 +17,15 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/codering-x serve
 
-## soak: the reliability tests, repeated for longer (not in CI): SOAK_ROUNDS=10 by default
+## soak: the reliability tests, repeated for longer (not in CI): SOAK_ROUNDS=10 by default;
+## it fails if any box remains afterwards that was not there before
+BOXES ?= $${CODERING_SANDBOX_ROOT:-/run/codering-x}/boxes
 soak: toolchains $(STAMP)
+	mkdir -p $(BOXES); ls $(BOXES) | sort > .soak-boxes-before
 	for i in $$(seq $${SOAK_ROUNDS:-10}); do $(BIN)/pytest -q tests/reliability || exit 1; done
+	ls $(BOXES) | sort | comm -13 .soak-boxes-before - > .soak-boxes-left; rm .soak-boxes-before
+	if [ -s .soak-boxes-left ]; then echo "boxes left behind:"; cat .soak-boxes-left; rm .soak-boxes-left; exit 1; fi
+	rm .soak-boxes-left; echo "soak: the boxes directory is as it began"
 
 ## toolchains: install the ten runtimes' toolchains from Debian packages (root; no-op when present)
 toolchains:

@@ -99,3 +99,39 @@ def test_each_container_runs_its_programs_under_uids_of_its_own(up, docker):
         assert uid >= 61000, (container.name, uid)  # the host's sandbox has 60000-60255
         ranges.add((uid - 61000) // 256)
     assert len(ranges) == 2
+
+
+def own_up(procs, project: str) -> str:
+    """`codering-x up python` of a project of this test's own, one replica: cheap, and
+    what it starts is this test's alone."""
+    url = procs.up("python", "--project", project, "--replicas", "1").url
+    wait_ready(url, timeout=120)
+    return url
+
+
+def project_containers(docker, project: str) -> list:
+    return docker.containers.list(all=True, filters={"label": f"codering.project={project}"})
+
+
+def test_up_ends_when_down_removes_its_containers(procs, docker, images):
+    project = "codering-x-test-down"
+    own_up(procs, project)
+    up = procs.started[-1]
+    assert len(project_containers(docker, project)) == 1
+    down = cli("down", "--project", project)
+    assert down.returncode == 0, down.stderr
+    assert up.popen.wait(30) == 0, "up kept running with no worker left"
+    assert "removed (codering-x down)" in up.popen.stdout.read()
+    assert project_containers(docker, project) == []
+
+
+def test_ctrl_c_on_up_removes_what_it_started(procs, docker, images):
+    import signal
+
+    project = "codering-x-test-ctrl-c"
+    own_up(procs, project)
+    up = procs.started[-1]
+    up.popen.send_signal(signal.SIGINT)
+    assert up.popen.wait(60) == 0
+    assert "removed 1 containers" in up.popen.stdout.read()
+    assert project_containers(docker, project) == []
