@@ -81,8 +81,8 @@ class Limits(Strict):
     memory_mb: int | None = Field(default=None, gt=0)
     output_bytes: int | None = Field(default=None, gt=0)
     processes: int | None = Field(default=None, gt=0)
-    disk_mb: int | None = Field(default=None, gt=0, description="what the run's files may hold together")
-    disk_inodes: int | None = Field(default=None, gt=0, description="how many files and directories it may make")
+    disk_mb: int | None = Field(default=None, gt=0, description="MB the run may write in its box, all files together")
+    disk_inodes: int | None = Field(default=None, gt=0, description="files and directories the run may make")
 
 
 class ResolvedLimits(Strict):

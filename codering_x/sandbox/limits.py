@@ -18,8 +18,8 @@ class ProcessLimits:
     output_bytes: int = 65536  # per stream; past it the process is killed and the prefix kept
     processes: int = 32  # threads count too (RLIMIT_NPROC is per uid)
     file_size_bytes: int = 16 << 20
-    disk_bytes: int = 64 << 20  # everything the box holds while the process runs
-    disk_inodes: int = 10000  # files, directories and links in the box
+    disk_bytes: int = 64 << 20  # what it may write in its box, on top of what the box holds
+    disk_inodes: int = 10000  # files, directories and links it may make there
     open_files: int = 256
     stack_mb: int = 8  # glibc sizes thread stacks from this; larger means fewer threads fit
     data_mb: int | None = None  # RLIMIT_DATA, when the runtime tolerates it (None: no rlimit)

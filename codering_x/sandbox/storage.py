@@ -3,7 +3,8 @@
 RLIMIT_FSIZE caps one file, not their sum: a run could write many files of the cap, or
 make directories until the host's inodes run out. So, where the worker may mount (root
 with CAP_SYS_ADMIN, as on a host), every box is its own tmpfs, sized for the stage that
-runs in it (`size=`, `nr_inodes=`, changed by a remount before each stage, about 20 µs):
+runs in it (`size=`, `nr_inodes=`: what the box holds plus what the stage may write,
+set by a remount before each stage, about 20 µs):
 the kernel refuses a write past the limit (ENOSPC), the pages are charged to the run's
 memory cgroup, and removing the box is one unmount however much the run wrote.
 
@@ -74,15 +75,14 @@ class BoxStorage:
             os.chown(path, uid, uid)
 
     def bound(self, path: Path, disk_bytes: int, inodes: int) -> None:
-        """Let the box hold at most `disk_bytes` and `inodes` from now on (a stage's limits).
-        What it already holds stays: the bound never goes below it."""
+        """Let the stage about to run write at most `disk_bytes` and `inodes` more than the
+        box holds now (the request's files, a compile's artifacts and caches)."""
         if not self.per_box:
             return
         st = os.statvfs(path)
         used_bytes = (st.f_blocks - st.f_bfree) * st.f_frsize
         used_inodes = st.f_files - st.f_ffree
-        size = max(disk_bytes, used_bytes + PAGE)
-        _mount(path, f"size={size},nr_inodes={max(inodes, used_inodes + 1)}", remount=True)
+        _mount(path, f"size={used_bytes + disk_bytes},nr_inodes={used_inodes + inodes}", remount=True)
 
     def exhausted(self, path: Path, failed: bool) -> Exhausted | None:
         """Which of the box's bounds a run used up, if any. On a filesystem the boxes share,

@@ -102,9 +102,9 @@ def test_each_container_runs_its_programs_under_uids_of_its_own(up, docker):
 
 
 def own_up(procs, project: str) -> str:
-    """`codering-x up python` of a project of this test's own, one replica: cheap, and
-    what it starts is this test's alone."""
-    url = procs.up("python", "--project", project, "--replicas", "1").url
+    """`codering-x up python` of a project of this test's own (two replicas: ready means
+    two healthy workers): what it starts is this test's alone."""
+    url = procs.up("python", "--project", project, "--replicas", "2").url
     wait_ready(url, timeout=120)
     return url
 
@@ -117,7 +117,7 @@ def test_up_ends_when_down_removes_its_containers(procs, docker, images):
     project = "codering-x-test-down"
     own_up(procs, project)
     up = procs.started[-1]
-    assert len(project_containers(docker, project)) == 1
+    assert len(project_containers(docker, project)) == 2
     down = cli("down", "--project", project)
     assert down.returncode == 0, down.stderr
     assert up.popen.wait(30) == 0, "up kept running with no worker left"
@@ -133,5 +133,5 @@ def test_ctrl_c_on_up_removes_what_it_started(procs, docker, images):
     up = procs.started[-1]
     up.popen.send_signal(signal.SIGINT)
     assert up.popen.wait(60) == 0
-    assert "removed 1 containers" in up.popen.stdout.read()
+    assert "removed 2 containers" in up.popen.stdout.read()
     assert project_containers(docker, project) == []
