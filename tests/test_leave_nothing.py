@@ -93,15 +93,16 @@ def test_boxes_of_a_sigkilled_worker_are_removed_when_it_respawns(procs, own_san
     wait_ready(serve.url)
     start_sleeper(serve.url)
     assert wait_for(lambda: len(processes_of_range()) >= 2, 10), "the sleeper never started"
-    held = boxes(root)
+    held, running = boxes(root), {pid for pids in processes_of_range().values() for pid in pids}
     for pid in worker_pids(serve.popen.pid).values():  # both: each runs a copy of the hedged run
         os.kill(pid, signal.SIGKILL)
     assert wait_for(lambda: not held & boxes(root), 15), f"boxes of the killed workers remain: {held & boxes(root)}"
     assert wait_for(lambda: call(serve.url, "/readyz")[0] == 200, 30)
     status, body, _ = call(serve.url, body={"runtime": "python", "code": "print('after')"})
     assert status == 200 and body["run"]["stdout"] == "after\n"
-    # the killed run's sleeper is gone too (the respawned workers reclaimed its uid)
-    assert wait_for(lambda: all(len(p) <= 1 for p in processes_of_range().values()), 10)
+    # the killed run's sleeper and the killed workers' members are gone too (their uids reclaimed)
+    survivors = lambda: running & {pid for pids in processes_of_range().values() for pid in pids}  # noqa: E731
+    assert wait_for(lambda: not survivors(), 10), f"processes of the killed workers' runs remain: {survivors()}"
     assert not [m for m in mounts_under(root) if Path(m).name not in boxes(root)], "a mount without its box"
 
 
