@@ -10,6 +10,7 @@ hardened as `hardening.py` says, labelled so that `down` removes exactly what `u
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -28,6 +29,7 @@ from .images import build, docker_client, is_current
 
 log = logging.getLogger("codering_x.devmode")
 DEFAULT_PROJECT = "codering-x"
+REMOVING = ".removing"  # what `down` appends to a container's name before it removes it
 
 
 MAX_REPLICAS = 16
@@ -117,8 +119,8 @@ class DevMode:
                             all_removed()
                             return
                         continue
-                    runtime, slot = labels.get(RUNTIME_LABEL), labels.get("codering.slot")
-                    if runtime and slot and self._dead_not_removed(labels.get("name", "")):
+                    runtime, slot, name = labels.get(RUNTIME_LABEL), labels.get("codering.slot"), labels.get("name", "")
+                    if runtime and slot and not name.endswith(REMOVING) and self._dead_not_removed(name):
                         log.warning("worker container %s died; replacing it", labels.get("name"))
                         try:
                             self.start_worker(runtime, int(slot))
@@ -143,8 +145,13 @@ class DevMode:
         """Remove every container, network and volume of the project; return their names."""
         removed = []
         for container in self.containers():
+            name = container.name
+            # Renamed first, so that `up` (watching from elsewhere) does not take its death
+            # for a crash and replace it.
+            with contextlib.suppress(Exception):
+                container.rename(f"{name}{REMOVING}")
             container.remove(force=True, v=True)
-            removed.append(container.name)
+            removed.append(name)
         for network in self.client.networks.list(filters=self._filters()):
             network.remove()
             removed.append(network.name)

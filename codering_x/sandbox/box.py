@@ -61,9 +61,12 @@ class Spawned:
     def reap(self) -> int:
         """Wait for the helper to exit; its wait status (for a zygote's member, as reported)."""
         if self.child:
-            wstatus = os.wait4(self.pid, 0)[1]
-            self.helpers.discard(self.pid)
-            return wstatus
+            try:
+                wstatus = os.wait4(self.pid, 0)[1]
+                self.helpers.discard(self.pid)
+                return wstatus
+            except ChildProcessError:  # a sweep of its uid reaped it: its report says how it ended
+                self.helpers.discard(self.pid)
         select.select([self.pidfd], [], [])
         self.status += _read_all(self.status_r)
         for line in self.status.decode(errors="replace").splitlines():

@@ -9,6 +9,8 @@ import random
 import threading
 import time
 
+from docker.errors import APIError
+
 from codering_x.localprocs import wait_ready
 from tests.conftest import LABEL
 from tests.reliability.test_faults import load, summary, wrong
@@ -26,7 +28,11 @@ def container_chaos(docker, stop: threading.Event, log: list[str]) -> None:
             continue
         victim = rng.choice(sorted(running, key=lambda c: c.name))
         if not paused_once:
-            victim.pause()
+            try:
+                victim.pause()
+            except APIError as exc:  # the engine could not freeze it now ("unable to freeze"): next time
+                log.append(f"pause failed: {exc.explanation}")
+                continue
             log.append(f"pause {victim.name}")
             stop.wait(2.0)
             victim.unpause()
