@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import posixpath
+from pathlib import PurePosixPath
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -58,6 +59,8 @@ class SourceFile(Strict):
             raise ValueError("file name must be a plain relative path without '.', '..' or empty parts")
         if any(p.startswith(".") for p in parts):
             raise ValueError("file name must not start with a dot")
+        if any(len(p.encode("utf-8", "surrogatepass")) > 255 for p in parts):
+            raise ValueError("each part of a file name must be at most 255 bytes")
         return name
 
     def data(self) -> bytes:
@@ -156,6 +159,9 @@ class RunRequest(Strict):
             names = [f.name for f in self.files]
             if len(set(names)) != len(names):
                 raise ValueError("file names must be unique")
+            directories = {str(parent) for name in names for parent in PurePosixPath(name).parents}
+            if clash := sorted(directories.intersection(names)):
+                raise ValueError(f"{clash[0]!r} is both a file and a directory of other files")
             total = sum(len(f.content) for f in self.files)
             if total > MAX_TOTAL_BYTES:
                 raise ValueError(f"files total more than {MAX_TOTAL_BYTES} bytes")

@@ -70,3 +70,17 @@ def test_engine_keeps_working_after_bad_input(engine):
         with pytest.raises(RequestError):
             engine.run(RunRequest(runtime=bad, code=""))
     assert engine.run(RunRequest(runtime="python", code="print(2)")).run.stdout == "2\n"
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        (["0", "0/0"], "'0' is both a file and a directory"),  # found by schemathesis: was a 500
+        (["src/a.py", "src"], "'src' is both a file and a directory"),
+        (["é" * 128], "at most 255 bytes"),
+    ],
+)
+def test_file_names_that_cannot_all_be_written_are_refused(names, message):
+    files = [{"name": name, "content": ""} for name in names]
+    with pytest.raises(ValidationError, match=message):
+        RunRequest(runtime="python", files=files)
