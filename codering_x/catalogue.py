@@ -73,6 +73,13 @@ class LimitOverrides(_Model):
     compile: dict[str, int] = Field(default_factory=dict)
 
 
+class CodeFile(_Model):
+    """How to name the file that `code` is saved as, when the language demands a name."""
+
+    pattern: str = Field(description="a regular expression over the code; its groups fill `name`")
+    name: str = Field(description="e.g. '{0}.java'")
+
+
 class ImageSpec(_Model):
     packages: list[str] = Field(default_factory=list, description="Debian packages of the toolchain")
 
@@ -82,6 +89,7 @@ class Runtime(_Model):
     aliases: list[str] = Field(default_factory=list)
     entry: str
     extensions: list[str]
+    code_file: CodeFile | None = Field(default=None, description="where `code` goes, when not simply `entry`")
     version: VersionProbe
     compile: Command | None = None
     run: Command
@@ -106,6 +114,13 @@ class Runtime(_Model):
     @property
     def compile_limits(self) -> ResolvedLimits:
         return COMPILE_LIMITS.model_copy(update=self.limits.compile)
+
+    def code_name(self, code: str) -> str:
+        """The file name `code` is saved under: the name its language demands (Java: the public
+        class's), else the runtime's entry."""
+        if self.code_file is not None and (match := re.search(self.code_file.pattern, code)):
+            return self.code_file.name.format(*match.groups())
+        return self.entry
 
     @cached_property
     def missing_tools(self) -> list[str]:

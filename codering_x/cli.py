@@ -83,7 +83,13 @@ def main(argv: list[str] | None = None) -> int:
         "status": _status,
         "images": _images,
     }
-    return commands[args.command](args)
+    from .dispatcher.config import ConfigError
+
+    try:
+        return commands[args.command](args)
+    except ConfigError as exc:  # a mistyped key is named, never silently ignored
+        print(f"codering-x: {exc}", file=sys.stderr)
+        return 2
 
 
 def _run(args: argparse.Namespace) -> int:

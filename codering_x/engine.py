@@ -146,7 +146,7 @@ class Engine:
         try:
             limits = runtime.default_limits.merged(request.limits, runtime.maximum_limits)
             if request.code is not None:
-                files = [(runtime.entry, request.code.encode())]
+                files = [(runtime.code_name(request.code), request.code.encode())]
             else:
                 files = [(f.name, f.data()) for f in request.files or []]
         except ValueError as exc:

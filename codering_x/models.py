@@ -133,8 +133,18 @@ class RunRequest(Strict):
     model_config = ConfigDict(json_schema_extra=ONE_SOURCE_SCHEMA)
 
     runtime: str = Field(min_length=1, max_length=64)
-    files: list[SourceFile] | None = Field(default=None, max_length=MAX_FILES)
-    code: str | None = Field(default=None, max_length=2 * MAX_FILE_BYTES, description="shorthand for one file")
+    files: list[SourceFile] | None = Field(
+        default=None,
+        max_length=MAX_FILES,
+        description="the program's files, under their own names; the entry (what is compiled first "
+        "and run) is the runtime's entry file (main.py, Main.java, ...) if present, else the first file",
+    )
+    code: str | None = Field(
+        default=None,
+        max_length=2 * MAX_FILE_BYTES,
+        description="shorthand for one file, saved as the runtime's entry file, or as the name its "
+        "language demands (java: the top-level public class's, e.g. HelloWorld.java)",
+    )
     stdin: str = Field(default="", max_length=MAX_STDIN_BYTES)
     args: list[str] = Field(default_factory=list, max_length=MAX_ARGS)
     tests: list[TestCase] = Field(default_factory=list, max_length=MAX_TESTS)

@@ -34,3 +34,13 @@ def test_unknown_runtime_is_a_clear_error(tmp_path: Path):
     (tmp_path / "x.cob").write_text("")
     proc = cli("run", "cobol", str(tmp_path / "x.cob"))
     assert proc.returncode == 2 and "unknown runtime 'cobol'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_mistyped_configuration_key_is_named_not_ignored(tmp_path: Path):
+    config = tmp_path / "codering.yaml"
+    config.write_text("max_in_flight: 10\nhedge:\n  delay: 5\n")
+    result = cli("serve", "--config", str(config), "--port", "0")
+    assert result.returncode == 2
+    assert "max_in_flight: Extra inputs are not permitted" in result.stderr, result.stderr
+    assert "hedge.delay: Extra inputs are not permitted" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -115,3 +115,28 @@ def test_tests_compare_modes_and_per_test_args(run):
     ]
     result = run("python", code, tests=tests)
     assert [t.status for t in result.tests] == ["ok", "ok", "ok"] and result.status == "ok"
+
+
+def test_java_code_is_saved_under_its_public_class(run):
+    """Piston's own Java test program, and how most tutorials begin: `public class HelloWorld`
+    sent as `code` must compile (javac demands HelloWorld.java) and run that class."""
+    hello = 'public class HelloWorld {\n    public static void main(String[] args) {\n        System.out.println("OK");\n    }\n}\n'
+    result = run("java", hello)
+    assert result.status == "ok" and result.run.stdout == "OK\n", result
+    plain = 'class Program {\n    public static void main(String[] a) { System.out.println("main"); }\n}\n'
+    result = run("java", plain)  # no public class: saved as Main.java, and class Main is run
+    assert result.status == "runtime_error" and "main class Main" in result.run.stderr, result
+
+
+def test_files_keep_their_names_and_the_entry_is_the_runtimes_or_the_first(engine):
+    from codering_x.models import RunRequest
+
+    files = [
+        {"name": "Helper.java", "content": "public class Helper { static String hi() { return \"helped\"; } }"},
+        {"name": "App.java", "content": "public class App { public static void main(String[] a) {"
+         " System.out.println(Helper.hi()); } }"},
+    ]  # fmt: skip
+    result = engine.run(RunRequest(runtime="java", files=files))
+    assert result.status == "runtime_error"  # no Main.java: the first file, Helper, is the entry
+    result = engine.run(RunRequest(runtime="java", files=files[::-1]))
+    assert result.status == "ok" and result.run.stdout == "helped\n", result

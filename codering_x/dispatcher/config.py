@@ -7,8 +7,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class ConfigError(ValueError):
+    """The configuration names a key we do not know, or a value we cannot take."""
+
+
+def _describe(exc: ValidationError, path: str | Path | None) -> str:
+    where = f"{path}" if path else "the environment (CODERING_*)"
+    problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)]
+    return f"invalid configuration in {where}: " + "; ".join(problems)
 
 
 class _Section(BaseModel):
@@ -73,7 +83,7 @@ class EmbeddedConfig(_Section):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CODERING_", env_nested_delimiter="__", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="CODERING_", env_nested_delimiter="__", extra="forbid")
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
@@ -103,5 +113,8 @@ class Settings(BaseSettings):
     def load(cls, path: str | Path | None = None, **overrides: Any) -> Settings:
         """Read the YAML file (if any), apply the environment, then explicit overrides (CLI flags)."""
         data = yaml.safe_load(Path(path).read_text()) or {} if path else {}
-        settings = cls(**data)
+        try:
+            settings = cls(**data)
+        except ValidationError as exc:
+            raise ConfigError(_describe(exc, path)) from None
         return settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
