@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .cgroups import container_oom_kills
-from .limits import Cancel, LimitName, ProcessLimits, ProcessResult
-from .supervise import Stream, drain, supervise
+from .limits import Cancel, LimitName, ProcessLimits, ProcessResult, which_limit
+from .report import HelperReport
+from .supervise import Stream, Supervision, drain, supervise
 from .uidpool import processes_of_uid
 from .zygote import Zygote, ZygoteError
 
@@ -69,10 +70,8 @@ class Spawned:
                 self.helpers.discard(self.pid)
         select.select([self.pidfd], [], [])
         self.status += _read_all(self.status_r)
-        for line in self.status.decode(errors="replace").splitlines():
-            if line.startswith("exit "):
-                return int(line.split()[1])
-        return signal.SIGKILL  # it died before it could say: as if killed
+        reported = HelperReport.parse(self.status).exit_status
+        return signal.SIGKILL if reported is None else reported  # silent: it died as if killed
 
     def payload_pid(self) -> int | None:
         """The payload's pid, from the helper's "pid N" line (read without blocking)."""
@@ -80,10 +79,7 @@ class Spawned:
             ready, _, _ = select.select([self.status_r], [], [], 0)
             if ready:
                 self.status += os.read(self.status_r, 4096)
-        for line in self.status.decode(errors="replace").splitlines():
-            if line.startswith("pid "):
-                return int(line.split()[1])
-        return None
+        return HelperReport.parse(self.status).payload_pid
 
 
 class Box:
@@ -148,7 +144,7 @@ class Box:
         try:
             self.sandbox.storage.bound(self.workdir, limits.disk_bytes, limits.disk_inodes)
         except OSError as exc:
-            return _failed(f"cannot bound the box's disk: {exc}")
+            return ProcessResult.failed(f"cannot bound the box's disk: {exc}")
         if self.cgroups is not None:
             # + 1 for the helper; the cgroup's pids cap fires before RLIMIT_NPROC, so it is counted
             counters = self.cgroups.prepare(limits.memory_mb * MIB, limits.processes + 1)
@@ -175,7 +171,7 @@ class Box:
         except (OSError, ZygoteError) as exc:
             for fd in (in_r, in_w, out_r, out_w, err_r, err_w, st_r, st_w):
                 os.close(fd)
-            return _failed(f"cannot start the sandbox helper: {exc}")
+            return ProcessResult.failed(f"cannot start the sandbox helper: {exc}")
         for fd in (in_r, out_w, err_w, st_w):
             os.close(fd)
         spawned = Spawned(pid, in_w, out_r, err_r, st_r, limits, started, counters, container_ooms, idle)
@@ -189,8 +185,8 @@ class Box:
         end = time.monotonic() + 1.0
         while (payload := spawned.payload_pid()) is None and time.monotonic() < end:
             select.select([spawned.status_r], [], [], max(0.0, end - time.monotonic()))
-        lines = spawned.status.decode(errors="replace").splitlines()
-        if payload is None or spawned.exited() or any(line.startswith(("sbexec:", "rusage")) for line in lines):
+        report = HelperReport.parse(spawned.status)
+        if payload is None or spawned.exited() or report.failure or report.finished:
             return False
         try:
             with open(f"/proc/{payload}/schedstat") as f:  # ns on CPU: the bootstrap's start
@@ -225,53 +221,26 @@ class Box:
             spawned.status += sup.status
             wstatus = spawned.reap()
             wall_ms = round((time.monotonic() - spawned.started) * 1000)
-            status = spawned.status + _read_all(st_r)
-            usage = _usage(status.decode(errors="replace"))
+            report = HelperReport.parse(spawned.status + _read_all(st_r))
             # A usage report means the helper killed and reaped every process of the run
             # before exiting; without one (the helper itself was killed), sweep the uid.
-            clean = usage is not None or self.kill_all()
+            clean = report.finished or self.kill_all()
             self._dirty = not clean
             drain(out_r, out)
             drain(err_r, err)
         finally:
             for fd in (out_r, err_r, st_r, spawned.pidfd):
                 os.close(fd)
-        failure = next(
-            (line for line in status.decode(errors="replace").splitlines() if line.startswith("sbexec:")), None
-        )
-        if failure:
-            return _failed(failure)
+        if report.failure:
+            return ProcessResult.failed(report.failure)
         if not clean:
-            return _failed(f"processes of uid {self.uid} survived the kill")
-        cpu_ms, memory_kb = usage or (0, 0)
-        cpu_ms = max(0, round(cpu_ms - spawned.cpu_before_ms))
+            return ProcessResult.failed(f"processes of uid {self.uid} survived the kill")
+        cpu_ms = max(0, (report.cpu_ms or 0) - round(spawned.cpu_before_ms))
+        if sup.cancelled:
+            return ProcessResult.was_cancelled(cpu_ms, wall_ms, report.memory_kb)
         exit_code = os.waitstatus_to_exitcode(wstatus)
         sig = -exit_code if exit_code < 0 else None
-        counters = spawned.counters
-        after = self.cgroups.counters() if self.cgroups is not None else None
-        limit: LimitName | None = None
-        if sup.timed_out:
-            limit = "wall"
-        elif sup.overflowed:
-            limit = "output"
-        elif counters and after and after.oom_kills > counters.oom_kills:
-            limit = "memory"
-        elif (
-            sig == signal.SIGKILL
-            and spawned.container_ooms is not None
-            and (container_oom_kills() or 0) > spawned.container_ooms
-        ):
-            limit = "memory"  # the container's limit, the only hard cap here, killed it
-        elif sig == signal.SIGXCPU or cpu_ms > limits.cpu_time_ms:
-            limit = "cpu"
-        elif sig == signal.SIGXFSZ:
-            limit = "file_size"
-        elif full := self.sandbox.storage.exhausted(self.workdir, failed=exit_code != 0):
-            limit = full
-        elif counters and after and after.pids_max_hits > counters.pids_max_hits:
-            limit = "processes"
-        if sup.cancelled:
-            return ProcessResult(None, None, b"", b"", False, False, cpu_ms, wall_ms, memory_kb, cancelled=True)
+        limit = self._which_limit(spawned, sup, sig, cpu_ms, failed=exit_code != 0)
         if limit in ("wall", "output"):
             sig = None if sig == signal.SIGTERM else sig  # our stop, not the program's death
         return ProcessResult(
@@ -283,8 +252,32 @@ class Box:
             stderr_truncated=err.truncated,
             cpu_time_ms=cpu_ms,
             wall_time_ms=wall_ms,
-            memory_kb=memory_kb,
+            memory_kb=report.memory_kb,
             limit=limit,
+        )
+
+    def _which_limit(
+        self, spawned: Spawned, sup: Supervision, sig: int | None, cpu_ms: int, failed: bool
+    ) -> LimitName | None:
+        """Gather what the kernel counted during the run, and let `which_limit` decide."""
+        before = spawned.counters
+        after = self.cgroups.counters() if self.cgroups is not None else None
+        counted = before is not None and after is not None
+        container_oom = (
+            sig == signal.SIGKILL
+            and spawned.container_ooms is not None
+            and (container_oom_kills() or 0) > spawned.container_ooms
+        )
+        return which_limit(
+            timed_out=sup.timed_out,
+            overflowed=sup.overflowed,
+            signal_number=sig,
+            cpu_ms=cpu_ms,
+            cpu_limit_ms=spawned.limits.cpu_time_ms,
+            cgroup_oom=counted and after.oom_kills > before.oom_kills,
+            container_oom=container_oom,
+            pids_max_hit=counted and after.pids_max_hits > before.pids_max_hits,
+            disk_full=self.sandbox.storage.exhausted(self.workdir, failed=failed),
         )
 
     def discard(self, spawned: Spawned) -> None:
@@ -380,17 +373,3 @@ def kill_uid(helper: Path, uid: int) -> None:
     pid = os.posix_spawn(str(helper), [str(helper), "-u", str(uid), "-g", str(uid), "-K"], {})
     with contextlib.suppress(ChildProcessError):  # the orphan reaper may have reaped it: it is done
         os.waitpid(pid, 0)
-
-
-def _usage(report: str) -> tuple[int, int] | None:
-    """CPU ms and peak RSS KiB from the helper's "rusage utime_us stime_us maxrss_kb" line;
-    None when the helper did not finish (it was killed)."""
-    for line in report.splitlines():
-        fields = line.split()
-        if len(fields) == 4 and fields[0] == "rusage":
-            return round((int(fields[1]) + int(fields[2])) / 1000), int(fields[3])
-    return None
-
-
-def _failed(message: str) -> ProcessResult:
-    return ProcessResult(None, None, b"", b"", False, False, 0, 0, 0, error=message)

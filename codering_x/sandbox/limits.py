@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from dataclasses import dataclass
 from typing import Literal
 
@@ -54,6 +55,37 @@ class Cancel:
         self.close()
 
 
+def which_limit(
+    *,
+    timed_out: bool,
+    overflowed: bool,
+    signal_number: int | None,
+    cpu_ms: int,
+    cpu_limit_ms: int,
+    cgroup_oom: bool,
+    container_oom: bool,
+    pids_max_hit: bool,
+    disk_full: Literal["disk", "inodes"] | None,
+) -> LimitName | None:
+    """Which limit ended a process, from what was observed (go-judge's convertStatus): the
+    first that holds, in this order. Pure, so that a table of cases tests it."""
+    if timed_out:
+        return "wall"
+    if overflowed:
+        return "output"
+    if cgroup_oom or (container_oom and signal_number == signal.SIGKILL):
+        return "memory"  # in a container, its memory limit is the only hard cap
+    if signal_number == signal.SIGXCPU or cpu_ms > cpu_limit_ms:
+        return "cpu"
+    if signal_number == signal.SIGXFSZ:
+        return "file_size"
+    if disk_full is not None:
+        return disk_full
+    if pids_max_hit:
+        return "processes"
+    return None
+
+
 @dataclass
 class ProcessResult:
     exit_code: int | None
@@ -68,3 +100,12 @@ class ProcessResult:
     limit: LimitName | None = None
     error: str | None = None  # the sandbox itself failed: never the learner's fault
     cancelled: bool = False  # stopped by a Cancel: nobody waits for this result
+
+    @classmethod
+    def failed(cls, message: str) -> ProcessResult:
+        """The sandbox could not run or account for the process."""
+        return cls(None, None, b"", b"", False, False, 0, 0, 0, error=message)
+
+    @classmethod
+    def was_cancelled(cls, cpu_ms: int, wall_ms: int, memory_kb: int) -> ProcessResult:
+        return cls(None, None, b"", b"", False, False, cpu_ms, wall_ms, memory_kb, cancelled=True)
