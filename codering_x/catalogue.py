@@ -19,12 +19,13 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from . import REPO_ROOT
 from .models import ResolvedLimits
 
 # The only PATH a sandboxed process sees, and where toolchains are looked up.
 SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
 PREWARM_DIR = Path(__file__).with_name("prewarm")  # the bootstraps, one per prewarmed runtime
-RUNTIMES_DIR = Path(os.environ.get("CODERING_RUNTIMES_DIR", Path(__file__).resolve().parent.parent / "runtimes"))
+RUNTIMES_DIR = Path(os.environ.get("CODERING_RUNTIMES_DIR", REPO_ROOT / "runtimes"))
 
 # Disk: a learner's program needs little; a compile's temporaries and artifacts need more.
 DEFAULT_LIMITS = ResolvedLimits(

@@ -9,9 +9,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from . import REPO_ROOT
 from .models import RunRequest, RunResult, SourceFile, StageResult, TestCase
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = REPO_ROOT / "examples"
 
 
 def main(argv: list[str] | None = None) -> int:

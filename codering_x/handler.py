@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from .catalogue import Catalogue, Runtime, UnknownRuntime
 from .engine import Cancelled, Engine, RequestError
-from .models import ErrorDetail, ErrorResponse, RunRequest
+from .models import ErrorResponse, RunRequest, validation_details
 from .sandbox import Cancel, Sandbox
 
 RUNTIME_ENV = "CODERING_RUNTIME"
@@ -84,7 +84,8 @@ def handle(context: Any, event: Any, cancel: Cancel | None = None) -> nuclio_sdk
     except Cancelled:
         return error_response(499, "cancelled", "the client went away; the run was killed")
     except ValidationError as exc:
-        return error_response(400, "invalid_request", "the request does not match the RunRequest schema", _errors(exc))
+        details = validation_details(exc)
+        return error_response(400, "invalid_request", "the request does not match the RunRequest schema", details)
     except RequestError as exc:
         return error_response(400, exc.code, exc.message, exc.details)
     except Exception as exc:  # our fault: a structured 500, the traceback only in our logs
@@ -107,10 +108,6 @@ def _decode_body(body: Any) -> Any:
     raise RequestError("invalid_json", "the body must be a JSON object")
 
 
-def _errors(exc: ValidationError) -> list[dict[str, Any]]:
-    return [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors(include_url=False)]
-
-
 def _strings(values: dict[str, object]) -> dict[str, str]:
     return {k: str(v) for k, v in values.items()}
 
@@ -120,5 +117,4 @@ def json_response(status: int, body: str) -> nuclio_sdk.Response:
 
 
 def error_response(status: int, code: str, message: str, details: Any = None) -> nuclio_sdk.Response:
-    payload = ErrorResponse(error=ErrorDetail(code=code, message=message, details=details))
-    return json_response(status, payload.model_dump_json())
+    return json_response(status, json.dumps(ErrorResponse.body(code, message, details)))

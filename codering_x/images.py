@@ -17,10 +17,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
+from . import REPO_ROOT
 from .catalogue import Catalogue, Runtime
 from .functions import image_name
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 RUNTIMES_DIR = ROOT / "runtimes"
 
 TEMPLATE = """\

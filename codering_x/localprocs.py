@@ -16,7 +16,9 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from . import REPO_ROOT
+
+ROOT = REPO_ROOT
 
 
 @dataclass

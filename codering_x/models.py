@@ -13,7 +13,7 @@ import posixpath
 from pathlib import PurePosixPath
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 Status = Literal[
     "ok",
@@ -234,3 +234,13 @@ class ErrorDetail(Strict):
 
 class ErrorResponse(Strict):
     error: ErrorDetail
+
+    @classmethod
+    def body(cls, code: str, message: str, details: Any = None) -> dict[str, Any]:
+        """The one shape of every error the API answers, as a JSON-ready dict."""
+        return cls(error=ErrorDetail(code=code, message=message, details=details)).model_dump(mode="json")
+
+
+def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
+    """A validation error's items, as `details` of a 400 (where, what, which check)."""
+    return [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors(include_url=False)]

@@ -25,6 +25,7 @@ from aiohttp import web
 from . import aio
 from . import handler as nuclio_handler
 from .faults import Fault
+from .models import ErrorResponse
 from .sandbox import Cancel
 
 log = logging.getLogger("codering_x.worker")
@@ -69,8 +70,7 @@ class Worker:
     @staticmethod
     def _stopping() -> web.Response:
         """A 503: the dispatcher sends the request to another worker."""
-        error = {"error": {"code": "worker_stopping", "message": "this worker is shutting down"}}
-        return web.json_response(error, status=503)
+        return web.json_response(ErrorResponse.body("worker_stopping", "this worker is shutting down"), status=503)
 
     async def drain(self, runner: web.AppRunner) -> None:
         """Stop without leaving anything behind: new requests are refused (503), runs in
@@ -92,7 +92,7 @@ class Worker:
             return self._stopping()
         if self.fault is not None and self.fault.hits():
             if self.fault.kind == "error":
-                return web.json_response({"error": {"code": "injected", "message": "fault injected"}}, status=500)
+                return web.json_response(ErrorResponse.body("injected", "fault injected"), status=500)
             if self.fault.kind == "close":
                 if request.transport is not None:
                     request.transport.close()

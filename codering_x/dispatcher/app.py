@@ -15,7 +15,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
-from ..models import RunRequest
+from ..models import ErrorResponse, RunRequest, validation_details
 from .config import Settings
 from .health import HealthChecker
 from .hedging import Hedger, Outcome, error_outcome
@@ -28,8 +28,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def error_response(status: int, code: str, message: str, details: object = None, **headers: str) -> web.Response:
-    body = {"error": {"code": code, "message": message, "details": details}}
-    return web.json_response(body, status=status, headers=headers or None)
+    return web.json_response(ErrorResponse.body(code, message, details), status=status, headers=headers or None)
 
 
 def invalid_body(exc: ValidationError) -> Outcome:
@@ -39,7 +38,7 @@ def invalid_body(exc: ValidationError) -> Outcome:
         return error_outcome(400, "invalid_json", f"the body is not valid JSON: {errors[0]['msg']}")
     if any(e["type"] == "model_type" and not e["loc"] for e in errors):
         return error_outcome(400, "invalid_request", "the body must be a JSON object (a RunRequest)")
-    details = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors]
+    details = validation_details(exc)
     return error_outcome(400, "invalid_request", "the request does not match the RunRequest schema", details)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import aiohttp
 
-from ..models import Status
+from ..models import ErrorResponse, Status
 from .config import HedgeConfig
 from .metrics import Metrics
 from .pool import Registry, WorkerState
@@ -182,4 +182,4 @@ class Hedger:
 
 
 def error_outcome(status: int, code: str, message: str, details: Any = None) -> Outcome:
-    return Outcome(status, {"error": {"code": code, "message": message, "details": details}})
+    return Outcome(status, ErrorResponse.body(code, message, details))

@@ -7,8 +7,7 @@ import signal
 from dataclasses import dataclass
 from typing import Literal
 
-# Which limit stopped a process: the engine maps these onto run statuses.
-LimitName = Literal["cpu", "wall", "memory", "output", "file_size", "processes", "disk", "inodes"]
+from ..models import LimitName  # which limit stopped a process: the engine maps these onto statuses
 
 
 @dataclass(frozen=True)
