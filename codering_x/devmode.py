@@ -121,11 +121,11 @@ class DevMode:
                         continue
                     runtime, slot, name = labels.get(RUNTIME_LABEL), labels.get("codering.slot"), labels.get("name", "")
                     if runtime and slot and not name.endswith(REMOVING) and self._dead_not_removed(name):
-                        log.warning("worker container %s died; replacing it", labels.get("name"))
+                        log.warning("worker container %s died; replacing it", name)
                         try:
                             self.start_worker(runtime, int(slot))
                         except Exception as exc:
-                            log.error("could not replace %s: %s", labels.get("name"), exc)
+                            log.error("could not replace %s: %s", name, exc)
             except Exception as exc:
                 log.warning("docker event stream ended (%s); reconnecting", exc)
                 stop.wait(1.0)

@@ -66,8 +66,6 @@ LIMIT_HINTS: tuple[tuple[str, LimitName], ...] = (
     ("unable to create native thread", "processes"),
     ("EAGAIN", "processes"),
     ("File too large", "file_size"),
-    ("No space left on device", "disk"),  # where boxes share the container's tmpfs
-    ("Disk quota exceeded", "disk"),
 )
 
 

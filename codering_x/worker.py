@@ -50,8 +50,7 @@ class Worker:
         self.runtime = self.context.user_data.runtime
         self.threads = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="run")
         self.concurrency = concurrency
-        self.in_flight = 0
-        self.cancels: set[Cancel] = set()  # of the runs in flight: fired when the worker stops
+        self.cancels: set[Cancel] = set()  # one per run in flight: fired when the worker stops
         self.draining = False
         self.fault = fault
 
@@ -65,7 +64,7 @@ class Worker:
     async def healthz(self, request: web.Request) -> web.Response:
         if self.draining:
             return self._stopping()
-        return web.json_response({**nuclio_handler.health(self.context), "in_flight": self.in_flight})
+        return web.json_response({**nuclio_handler.health(self.context), "in_flight": len(self.cancels)})
 
     @staticmethod
     def _stopping() -> web.Response:
@@ -79,7 +78,7 @@ class Worker:
         self.draining = True
         loop = asyncio.get_running_loop()
         deadline = loop.time() + SHUTDOWN_GRACE_S
-        while self.in_flight and loop.time() < deadline:
+        while self.cancels and loop.time() < deadline:
             await asyncio.sleep(0.05)
         for cancel in list(self.cancels):
             cancel.cancel()
@@ -107,7 +106,6 @@ class Worker:
             trigger=nuclio_sdk.TriggerInfo("http", "http"),
         )
         loop = asyncio.get_running_loop()
-        self.in_flight += 1
         with Cancel() as cancel:
             self.cancels.add(cancel)
             future = loop.run_in_executor(self.threads, nuclio_handler.handle, self.context, event, cancel)
@@ -118,7 +116,6 @@ class Worker:
                 await asyncio.wait([future])
                 raise
             finally:
-                self.in_flight -= 1
                 self.cancels.discard(cancel)
         headers = {k: str(v) for k, v in (response.headers or {}).items()}
         body = response.body if isinstance(response.body, bytes | str) else json.dumps(response.body)

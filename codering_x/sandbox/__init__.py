@@ -145,11 +145,10 @@ class Sandbox:
         removed = []
         for path in sorted(self.boxes.iterdir()):
             uid_text = path.name.split("-", 1)[0]
-            if not uid_text.isdigit() or not self.uids.first <= int(uid_text) < self.uids.first + self.uids.size:
+            if not uid_text.isdigit() or int(uid_text) not in self.uids:
                 continue
-            with self.uids.holding(int(uid_text)) as held:
-                if held and path.exists():
-                    kill_uid(self.helper, int(uid_text))  # nothing of the dead holder's run may write on
+            with self.uids.abandoned(int(uid_text)) as abandoned:
+                if abandoned and path.exists():
                     self.storage.remove(path)
                     removed.append(path)
         if removed:
@@ -165,9 +164,8 @@ class Sandbox:
         with self._open_lock:
             still_open = list(self._open)
         for box in still_open:
-            box._dirty = True  # its run may still be going: kill before removing
             with contextlib.suppress(Exception):
-                box.close()
+                box.close(kill=True)  # its run may still be going
         self.reap_orphans()
 
     def retire(self, box: Box) -> None:
@@ -200,10 +198,10 @@ class Sandbox:
         """Reap the dead processes we adopted as subreaper (a run's orphans whose helper was
         killed, the members of a worker that died): a zombie of a sandbox uid still counts
         against that uid's process limit. Our own helpers are left to whoever waits for them."""
-        me, uids = str(os.getpid()).encode(), range(self.uids.first, self.uids.first + self.uids.size)
+        me = str(os.getpid()).encode()
         with self.helpers_lock:
             for pid, uid in zombie_children(me):
-                if uid in uids and pid not in self.helpers:
+                if uid in self.uids and pid not in self.helpers:
                     with contextlib.suppress(ChildProcessError):
                         os.waitpid(pid, os.WNOHANG)
 

@@ -63,10 +63,10 @@ class Spawned:
         """Wait for the helper to exit; its wait status (for a zygote's member, as reported)."""
         if self.child:
             try:
-                wstatus = os.wait4(self.pid, 0)[1]
-                self.helpers.discard(self.pid)
-                return wstatus
+                return os.wait4(self.pid, 0)[1]
             except ChildProcessError:  # a sweep of its uid reaped it: its report says how it ended
+                pass
+            finally:
                 self.helpers.discard(self.pid)
         select.select([self.pidfd], [], [])
         self.status += _read_all(self.status_r)
@@ -185,7 +185,7 @@ class Box:
         end = time.monotonic() + 1.0
         while (payload := spawned.payload_pid()) is None and time.monotonic() < end:
             select.select([spawned.status_r], [], [], max(0.0, end - time.monotonic()))
-        report = HelperReport.parse(spawned.status)
+        report = HelperReport.parse(spawned.status)  # the bootstrap must still be waiting
         if payload is None or spawned.exited() or report.failure or report.finished:
             return False
         try:
@@ -345,8 +345,9 @@ class Box:
                 return False
             time.sleep(0.001)
 
-    def close(self) -> None:
-        clean = not self._dirty or self.kill_all()
+    def close(self, kill: bool = False) -> None:
+        """Remove the work dir and return the uid; `kill`: its processes may still run."""
+        clean = not (self._dirty or kill) or self.kill_all()
         try:
             self.sandbox.storage.remove(self.workdir)
         finally:

@@ -103,8 +103,16 @@ class ProcessResult:
     @classmethod
     def failed(cls, message: str) -> ProcessResult:
         """The sandbox could not run or account for the process."""
-        return cls(None, None, b"", b"", False, False, 0, 0, 0, error=message)
+        return cls.stopped(0, 0, 0, error=message)
 
     @classmethod
     def was_cancelled(cls, cpu_ms: int, wall_ms: int, memory_kb: int) -> ProcessResult:
-        return cls(None, None, b"", b"", False, False, cpu_ms, wall_ms, memory_kb, cancelled=True)
+        return cls.stopped(cpu_ms, wall_ms, memory_kb, cancelled=True)
+
+    @classmethod
+    def stopped(cls, cpu_ms: int, wall_ms: int, memory_kb: int, **why: object) -> ProcessResult:
+        """A result with no exit and no output: the process did not get to say anything."""
+        return cls(
+            exit_code=None, signal=None, stdout=b"", stderr=b"", stdout_truncated=False, stderr_truncated=False,
+            cpu_time_ms=cpu_ms, wall_time_ms=wall_ms, memory_kb=memory_kb, **why,
+        )  # fmt: skip

@@ -103,12 +103,17 @@ class UidPool:
             with self._mutex:
                 self._recent.append(uid)
 
+    def __contains__(self, uid: object) -> bool:
+        return isinstance(uid, int) and self.first <= uid < self.first + self.size
+
     @contextlib.contextmanager
-    def holding(self, uid: int) -> Iterator[bool]:
-        """Hold `uid` for a moment if no one holds it (yields True), leaving its state as it
-        was: for removing what a holder that died left behind."""
+    def abandoned(self, uid: int) -> Iterator[bool]:
+        """Yield True, holding `uid` with none of its processes left, if no one held it (its
+        holder died), else False; its state stays as it was. For removing what it left."""
         held = self._try_lock(uid)
         try:
+            if held and self._reclaim is not None:
+                self._reclaim(uid)
             yield held
         finally:
             if held:
@@ -119,7 +124,7 @@ class UidPool:
         Zombies are not counted: they are dead, and whoever adopted them reaps them."""
         found = {}
         for uid, pids in processes_by_uid(living_only=True).items():
-            if self.first <= uid < self.first + self.size and self._try_lock(uid):
+            if uid in self and self._try_lock(uid):
                 self._unlock(uid)
                 found[uid] = pids
         return found
