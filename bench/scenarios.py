@@ -18,7 +18,6 @@ from codering_x.catalogue import SANDBOX_PATH, Catalogue, resolve
 from codering_x.engine import Engine
 from codering_x.localprocs import Procs, wait_ready
 from codering_x.models import RunRequest
-from codering_x.sandbox import ProcessLimits
 
 CLEAN_ENV = {"PATH": SANDBOX_PATH, "LANG": "C.UTF-8", "HOME": "/nonexistent"}
 HELLO = {
@@ -136,7 +135,8 @@ def _boxed_run(engine: Engine, runtime, artefact: Path) -> Callable[[], None]:
                 box.write_file("main", artefact.read_bytes(), mode=0o755)
             argv = runtime.expand(runtime.run, runtime.entry, [], str(box.workdir), 256)
             env = runtime.environment(runtime.run, runtime.entry, str(box.workdir), 256)
-            result = box.run(argv, env, ProcessLimits(processes=64, data_mb=768, cpu_time_ms=5000))
+            limits = runtime.default_limits.model_copy(update={"processes": 64, "cpu_time_ms": 5000})
+            result = box.run(argv, env, runtime.process_limits(limits))
             assert result.exit_code == 0, result
 
     return call

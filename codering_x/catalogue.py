@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from . import REPO_ROOT
 from .models import ResolvedLimits
+from .sandbox import ProcessLimits
 
 # The only PATH a sandboxed process sees, and where toolchains are looked up.
 SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -66,6 +67,23 @@ class MemoryPolicy(_Model):
     rlimit: str = Field(default="data", pattern="^(data|as|none)$")
     data_extra_mb: int = Field(default=0, ge=0, description="RLIMIT_DATA headroom for runtimes that reserve")
     heap_fraction: float = Field(default=0.75, gt=0, le=1, description="{heap_mb} = memory_mb * this")
+
+
+def process_limits(limits: ResolvedLimits, memory: MemoryPolicy | None = None) -> ProcessLimits:
+    """The sandbox's limits for a stage; the memory rlimit (if any) with the policy's headroom."""
+    memory = memory or MemoryPolicy()
+    rlimit_mb = limits.memory_mb + memory.data_extra_mb
+    return ProcessLimits(
+        cpu_time_ms=limits.cpu_time_ms,
+        wall_time_ms=limits.wall_time_ms,
+        memory_mb=limits.memory_mb,
+        output_bytes=limits.output_bytes,
+        processes=limits.processes,
+        disk_bytes=limits.disk_mb << 20,
+        disk_inodes=limits.disk_inodes,
+        data_mb=rlimit_mb if memory.rlimit == "data" else None,
+        address_space_mb=rlimit_mb if memory.rlimit == "as" else None,
+    )
 
 
 class LimitOverrides(_Model):
@@ -115,6 +133,10 @@ class Runtime(_Model):
     @property
     def compile_limits(self) -> ResolvedLimits:
         return COMPILE_LIMITS.model_copy(update=self.limits.compile)
+
+    def process_limits(self, limits: ResolvedLimits) -> ProcessLimits:
+        """What the sandbox enforces for a stage with these limits, memory by this runtime's policy."""
+        return process_limits(limits, self.memory)
 
     def code_name(self, code: str) -> str:
         """The file name `code` is saved under: the name its language demands (Java: the public

@@ -184,7 +184,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from .dispatcher.config import Settings
-    from .embedded import main as serve_main
+    from .dispatcher.server import main as serve_main
 
     settings = Settings.load(args.config, host=args.host, port=args.port)
     embedded = settings.embedded.model_copy(

@@ -183,7 +183,7 @@ def run_up(
     runtime_names: list[str], replicas: int, settings, build_missing: bool = True, project: str = DEFAULT_PROJECT
 ) -> int:
     """`codering-x up`: images, containers, then the dispatcher in the foreground."""
-    from .embedded import serve
+    from .dispatcher.server import serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     dev = DevMode.connect(project)

@@ -9,7 +9,6 @@ never a bare list (Nuclio would take it for a batch), header values strings only
 from __future__ import annotations
 
 import json
-import os
 import traceback
 from typing import Any
 
@@ -17,26 +16,27 @@ import nuclio_sdk
 from pydantic import ValidationError
 
 from .catalogue import Catalogue, Runtime, UnknownRuntime
-from .engine import Cancelled, Engine, RequestError
+from .engine import Engine
+from .errors import Cancelled, RequestError
 from .models import ErrorResponse, RunRequest, validation_details
 from .sandbox import Cancel, Sandbox
+from .settings import WorkerSettings
 
-RUNTIME_ENV = "CODERING_RUNTIME"
-SLOTS_ENV = "CODERING_CONCURRENCY"  # set by our worker; Nuclio runs one event at a time per process
+RUNTIME_ENV = "CODERING_RUNTIME"  # WorkerSettings.runtime: what function.yaml sets
 
 
-def init_context(context: Any) -> None:
+def init_context(context: Any, settings: WorkerSettings | None = None) -> None:
     """Load this function's runtime and prove the sandbox holds (fail closed: a failed
-    self-test raises, and Nuclio's processor refuses to come up)."""
-    name = os.environ.get(RUNTIME_ENV)
-    if not name:
+    self-test raises, and Nuclio's processor refuses to come up). Nuclio calls it with the
+    context alone: the settings are then read from the environment, once, here."""
+    settings = settings or WorkerSettings()
+    if not settings.runtime:
         raise RuntimeError(f"{RUNTIME_ENV} is not set: the function does not know its runtime")
     catalogue = Catalogue.load()
-    runtime = catalogue.get(name)
+    runtime = catalogue.get(settings.runtime)
     if not runtime.available:
         raise RuntimeError(f"runtime {runtime.name}: missing {', '.join(runtime.missing_tools)}")
-    slots = int(os.environ.get(SLOTS_ENV, "1"))  # runs at once: 1 per Nuclio wrapper process
-    engine = Engine(catalogue, Sandbox.create(), prewarm=Engine.prewarm_from_env(slots), runtimes=[runtime.name])
+    engine = Engine(catalogue, Sandbox.create(settings), prewarm=settings.prewarm_members, runtimes=[runtime.name])
     context.user_data.engine = engine
     context.user_data.runtime = runtime
     context.logger.info_with(

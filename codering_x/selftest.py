@@ -12,9 +12,12 @@ import os
 import socket
 from dataclasses import dataclass
 
-from .catalogue import SANDBOX_PATH, resolve
-from .sandbox import ProcessLimits, Sandbox
-from .sandbox.uidpool import processes_of_uid
+from .catalogue import DEFAULT_LIMITS, SANDBOX_PATH, process_limits, resolve
+from .sandbox import Sandbox
+from .sandbox.procs import processes_of_uid
+
+# The defaults, with a wall time that a loaded host cannot make the probe miss.
+PROBE_LIMITS = process_limits(DEFAULT_LIMITS.model_copy(update={"cpu_time_ms": 1000, "wall_time_ms": 10000}))
 
 PROBE = r"""
 import json, os, resource, socket, sys, time
@@ -77,7 +80,7 @@ def run_self_test(sandbox: Sandbox) -> SelfTestResult:
             box.write_file("probe.py", PROBE.encode())
             env = {"PATH": SANDBOX_PATH, "HOME": str(box.workdir), "LANG": "C.UTF-8"}
             argv = [python, "probe.py", str(listener.getsockname()[1]), str(secret)]
-            result = box.run(argv, env, ProcessLimits(cpu_time_ms=1000, wall_time_ms=10000))
+            result = box.run(argv, env, PROBE_LIMITS)
             uid = box.uid
         if result.error or result.exit_code != 0:
             failures.append(f"probe did not run: {result.error or result.stderr.decode(errors='replace')[-300:]}")

@@ -6,8 +6,9 @@ and seccomp, all applied at spawn) running the runtime's bootstrap, which blocks
 for its run. A request takes one, writes its files into the member's work dir, and hands
 it the entry name, the arguments and stdin. Each member serves exactly one run and dies
 with it, so no state passes between learners. A background thread refills the pool at
-SCHED_IDLE where the worker may restore a member's priority, so refills never slow live
-runs. A request that cannot use a member (other limits, pool empty) starts cold.
+normal priority: members started at SCHED_IDLE were starved while holding the kernel's
+cgroup fork lock, and every run's cgroup join queued behind them (seconds, under load).
+A request that cannot use a member (other limits, pool empty) starts cold.
 """
 
 from __future__ import annotations
@@ -21,13 +22,10 @@ from collections import deque
 from dataclasses import dataclass
 
 from .catalogue import Catalogue, Runtime
-from .sandbox import Box, ProcessLimits, Sandbox
-from .sandbox.box import Spawned
-from .sandbox.zygote import Zygote
+from .sandbox import Box, Cancel, ProcessLimits, ProcessResult, Sandbox, Spawned, Zygote
 
 log = logging.getLogger("codering_x.warmpool")
 
-CAP_SYS_NICE = 23
 MAX_AGE_S = 300.0  # a member older than this is replaced: nothing should wait forever
 RETRY_S = 1.0  # after a failed spawn, before trying again
 
@@ -53,17 +51,26 @@ class Member:
     def alive(self) -> bool:
         return not self.spawned.exited()
 
+    def run(
+        self, files: list[tuple[str, bytes]], entry: str, args: list[str], stdin: bytes, cancel: Cancel | None
+    ) -> ProcessResult | None:
+        """Serve one run: write its files, hand the bootstrap over (the run's clocks start
+        now), feed it the entry, the arguments and stdin, and collect what it did. None if
+        the member turned out dead: the caller runs cold. Either way the member is used up."""
+        try:
+            for name, data in files:
+                self.box.write_file(name, data)
+            if not self.box.hand_over(self.spawned):
+                self.box.discard(self.spawned)
+                return None
+            return self.box.finish(self.spawned, _header(entry, args) + stdin, cancel)
+        finally:
+            self.box.retire()
+
     def drop(self) -> None:
         """Kill it (and anything of its uid), remove its work dir, return its uid."""
         self.box.discard(self.spawned)
         self.box.close()
-
-
-def can_restore_priority() -> bool:
-    """SCHED_IDLE → SCHED_OTHER for another uid's process needs CAP_SYS_NICE."""
-    with open("/proc/self/status") as f:
-        caps = next(line for line in f if line.startswith("CapEff:"))
-    return bool(int(caps.split()[1], 16) >> CAP_SYS_NICE & 1)
 
 
 class WarmPool:
@@ -74,7 +81,6 @@ class WarmPool:
         self.size = size
         self.limits = limits
         self.runtimes: dict[str, Runtime] = {name: catalogue.get(name) for name in limits}
-        self.idle = can_restore_priority()
         self.members: dict[str, deque[Member]] = {name: deque() for name in limits}
         self.zygotes: dict[str, Zygote] = {}
         self.hits = self.misses = 0
@@ -162,8 +168,7 @@ class WarmPool:
             log.warning("cannot prewarm %s: %s", runtime.name, exc)
             return None
         argv, env = self._command(runtime, str(box.workdir))
-        # forked members are cheap: no need to start them at idle priority
-        spawned = box.spawn(argv, env, limits, prewarmed=True, idle=self.idle and zygote is None, zygote=zygote)
+        spawned = box.spawn(argv, env, limits, prewarmed=True, zygote=zygote)
         if not isinstance(spawned, Spawned):
             log.warning("cannot prewarm %s: %s", runtime.name, spawned.error)
             if zygote is not None:
@@ -178,7 +183,7 @@ class WarmPool:
         runs a learner's program, so it runs as root, with the members' environment."""
         zygote = self.zygotes.get(runtime.name)
         if zygote is None or not zygote.alive():
-            zygote = self.zygotes[runtime.name] = Zygote(*self._command(runtime, "/"))
+            zygote = self.zygotes[runtime.name] = Zygote(*self._command(runtime, "/"), library=self.sandbox.library)
         return zygote
 
     def _command(self, runtime: Runtime, workdir: str) -> tuple[list[str], dict[str, str]]:
@@ -190,7 +195,7 @@ class WarmPool:
         return argv, runtime.environment(runtime.run, runtime.entry, workdir, memory_mb)
 
 
-def header(entry: str, args: list[str]) -> bytes:
+def _header(entry: str, args: list[str]) -> bytes:
     """What a bootstrap reads first on stdin: "<length>\\n", then the entry and the
     arguments joined by NUL. The program's own stdin follows it."""
     fields = b"\0".join(os.fsencode(field) for field in [entry, *args])

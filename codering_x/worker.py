@@ -27,6 +27,7 @@ from . import handler as nuclio_handler
 from .faults import Fault
 from .models import ErrorResponse
 from .sandbox import Cancel
+from .settings import WorkerSettings
 
 log = logging.getLogger("codering_x.worker")
 SHUTDOWN_GRACE_S = 5.0  # on SIGTERM, runs in flight may finish this long before they are killed
@@ -42,11 +43,11 @@ def nuclio_context(worker_id: str) -> nuclio_sdk.Context:
 
 class Worker:
     def __init__(self, runtime: str, name: str, concurrency: int, fault: Fault | None = None) -> None:
-        os.environ[nuclio_handler.RUNTIME_ENV] = runtime
-        os.environ[nuclio_handler.SLOTS_ENV] = str(concurrency)  # sizes the prewarm pool
         self.name = name
         self.context = nuclio_context(name)
-        nuclio_handler.init_context(self.context)  # loads the runtime, runs the self-test
+        # the flags over the environment; concurrency also sizes the prewarm pool
+        settings = WorkerSettings().model_copy(update={"runtime": runtime, "concurrency": concurrency})
+        nuclio_handler.init_context(self.context, settings)  # loads the runtime, runs the self-test
         self.runtime = self.context.user_data.runtime
         self.threads = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="run")
         self.concurrency = concurrency

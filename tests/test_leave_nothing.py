@@ -19,8 +19,8 @@ import pytest
 
 from codering_x.localprocs import call, wait_ready
 from codering_x.models import RunRequest
+from codering_x.sandbox.procs import processes
 from codering_x.sandbox.storage import BoxStorage
-from codering_x.sandbox.uidpool import processes_by_uid
 from tests.dispatcher.test_embedded import worker_pids
 
 UID_BASE = 59000  # apart from the host's (60000+) and the containers' (61000+)
@@ -49,7 +49,11 @@ def mounts_under(root: Path) -> list[str]:
 
 
 def processes_of_range() -> dict[int, list[int]]:
-    return {uid: pids for uid, pids in processes_by_uid(living_only=True).items() if UID_BASE <= uid < UID_BASE + 256}
+    found: dict[int, list[int]] = {}
+    for proc in processes():
+        if UID_BASE <= proc.uid < UID_BASE + 256 and not proc.zombie:
+            found.setdefault(proc.uid, []).append(proc.pid)
+    return found
 
 
 def start_sleeper(url: str) -> threading.Thread:

@@ -16,6 +16,7 @@ def test_cpu_spin_is_a_cpu_time_limit(run):
 def test_sleep_is_a_wall_time_limit(run):
     result = run("python", "import time\nprint('started', flush=True)\ntime.sleep(60)", limits={"wall_time_ms": 700})
     assert (result.status, result.run.limit) == ("time_limit", "wall")
+    assert (result.run.exit_code, result.run.signal) == (None, None)  # our stop: neither the program's
     assert 700 <= result.run.wall_time_ms < 2500
     assert result.run.stdout == "started\n"  # what it printed before the kill is kept
 

@@ -64,7 +64,7 @@ def catalogue_cases() -> list:
 
 
 def wait_for_members(engine: Engine, runtime: str) -> None:
-    """Until the pool is full (refills run in the background, at idle priority)."""
+    """Until the pool is full (refills run in the background)."""
     deadline = time.monotonic() + 30
     while engine.warm.ready()[runtime] < engine.warm.size:
         assert time.monotonic() < deadline, "the pool did not fill"

@@ -54,9 +54,6 @@ class Dispatcher:
         self.health: HealthChecker | None = None
         self.hedger: Hedger | None = None
         self.tasks: list[asyncio.Task] = []
-        # What /readyz waits for: the configured runtimes, else what discovery expects to
-        # find (set before its workers start), else whatever has been found.
-        self.expected_runtimes: list[str] = list(settings.runtimes)
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
@@ -193,7 +190,8 @@ class Dispatcher:
         return web.json_response({"status": "ok"})
 
     async def readyz(self, request: web.Request) -> web.Response:
-        expected = self.expected_runtimes or sorted({w.spec.runtime for w in self.registry.workers.values()})
+        # What the registry expects (the server sets it before discovery starts), else what is found.
+        expected = self.registry.expected or sorted({w.spec.runtime for w in self.registry.workers.values()})
         short = {r: self.registry.healthy_count(r) for r in expected if self.registry.healthy_count(r) < 2}
         if not expected or short:
             message = "no runtime discovered yet" if not expected else "runtimes with fewer than 2 healthy workers"

@@ -9,6 +9,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .pool import Registry, WorkerSpec
 
@@ -18,8 +19,11 @@ ROLE_LABEL = "codering.role"
 RUNTIME_LABEL = "codering.runtime"
 WORKER_PORT = "8080/tcp"
 
+if TYPE_CHECKING:
+    from docker import DockerClient
 
-def worker_specs(client, project: str) -> list[WorkerSpec]:
+
+def worker_specs(client: DockerClient, project: str) -> list[WorkerSpec]:
     """The running worker containers of `project`, as the registry wants them."""
     specs = []
     filters = {"label": [f"{PROJECT_LABEL}={project}", f"{ROLE_LABEL}=worker"], "status": "running"}
@@ -34,9 +38,19 @@ def worker_specs(client, project: str) -> list[WorkerSpec]:
 
 
 class DockerDiscovery:
-    def __init__(self, client, project: str, registry: Registry, changed: Callable[[], None], relist_s: float = 5.0):
+    def __init__(
+        self, client: DockerClient, project: str, registry: Registry, changed: Callable[[], None], relist_s: float = 5.0
+    ) -> None:
         self.client, self.project, self.registry, self.changed = client, project, registry, changed
         self.relist_s = relist_s
+
+    def expected_runtimes(self) -> list[str]:
+        """None known beforehand: containers are found by label (`up` names its runtimes in
+        the settings instead)."""
+        return []
+
+    async def stop(self) -> None:
+        """Nothing to release first: cancelling `run` stops the event-stream thread."""
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()

@@ -46,4 +46,4 @@ class HealthChecker:
             self.registry.succeeded(worker, body.get("runtime"))
         elif worker.healthy:
             log.warning("worker %s failed its health check", worker.name)
-            worker.healthy = False
+            self.registry.probe_failed(worker)

@@ -56,6 +56,7 @@ class KubernetesDiscovery:
         backoff_max_s: float = 30.0,
     ) -> None:
         self.api_client, self.namespace = api_client, namespace
+        self.runtimes = sorted(runtimes)
         self.services = {service_name(function_prefix, r): r for r in runtimes}
         self.registry, self.changed = registry, changed
         self.watch_timeout_s, self.backoff_max_s = watch_timeout_s, backoff_max_s
@@ -64,6 +65,12 @@ class KubernetesDiscovery:
     @property
     def selector(self) -> str:
         return f"{SERVICE_LABEL} in ({','.join(sorted(self.services))})"
+
+    def expected_runtimes(self) -> list[str]:
+        return self.runtimes
+
+    async def stop(self) -> None:
+        """Nothing to release first: cancelling `run` stops the list-and-watch thread."""
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()

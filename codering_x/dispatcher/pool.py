@@ -54,10 +54,15 @@ class Registry:
     def __init__(self, health: HealthConfig) -> None:
         self.health = health
         self.workers: dict[str, WorkerState] = {}
-        # Runtimes stay known when all their workers are gone (killed, respawning): a request
-        # for one is then a 503 "no worker, retry", not a 400 "unknown runtime".
-        self.expected: set[str] = set()
+        self.expected: list[str] = []  # set once, by `expect`
         self.remembered: dict[str, dict[str, Any]] = {}
+
+    def expect(self, runtimes: list[str]) -> None:
+        """The runtimes this dispatcher is meant to serve, the one place they are kept.
+        /readyz waits for them. They stay known when all their workers are gone (killed,
+        respawning): a request for one is then a 503 "no worker, retry", not a 400
+        "unknown runtime"."""
+        self.expected = list(runtimes)
 
     # -- discovery feeds these ---------------------------------------------------------
     def replace(self, source: str, specs: list[WorkerSpec]) -> None:
@@ -76,6 +81,10 @@ class Registry:
         if info:
             worker.info = info
             self.remembered[worker.spec.runtime] = info
+
+    def probe_failed(self, worker: WorkerState) -> None:
+        """Active health: a failed /healthz takes the worker out until one answers again."""
+        worker.healthy = False
 
     def failed(self, worker: WorkerState) -> None:
         """Passive health: no traffic for a back-off that doubles with each failure in a row."""
@@ -102,7 +111,7 @@ class Registry:
 
     def runtimes(self) -> set[str]:
         """Every runtime known: with workers now, expected, or seen before."""
-        return {w.spec.runtime for w in self.workers.values()} | self.expected | set(self.remembered)
+        return {w.spec.runtime for w in self.workers.values()} | set(self.expected) | set(self.remembered)
 
     def healthy_count(self, runtime: str) -> int:
         now = time.monotonic()

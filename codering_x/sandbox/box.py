@@ -13,73 +13,25 @@ import os
 import select
 import signal
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .cgroups import container_oom_kills
 from .limits import Cancel, LimitName, ProcessLimits, ProcessResult, which_limit
+from .procs import processes_of_uid
 from .report import HelperReport
+from .spawned import Spawned, read_available
 from .supervise import Stream, Supervision, drain, supervise
-from .uidpool import processes_of_uid
 from .zygote import Zygote, ZygoteError
 
 if TYPE_CHECKING:
-    from . import Sandbox
+    from .sandbox import Sandbox
 
 MIB = 1 << 20
 STOP_GRACE_S = 0.5  # how long the helper may take to kill a run and report
-
-
-@dataclass
-class Spawned:
-    """A confined process started by `Box.spawn`, not yet finished: its helper's pid and
-    our ends of its pipes."""
-
-    pid: int
-    stdin_w: int
-    out_r: int
-    err_r: int
-    status_r: int
-    limits: ProcessLimits
-    started: float
-    counters: object = None  # the cgroup's counters before the run
-    container_ooms: int | None = None
-    idle: bool = False
-    child: bool = True  # ours to wait for; a zygote's member's helper is the zygote's child
-    pidfd: int = -1  # the helper's, opened at once: a pid alone could be reused
-    helpers: set[int] = field(default_factory=set)  # the sandbox's set of unreaped helpers
-    status: bytes = b""  # read from the status pipe before `finish`
-    cpu_before_ms: float = 0.0  # CPU spent before the run was handed over (prewarm)
-
-    def signal(self, sig: int) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            signal.pidfd_send_signal(self.pidfd, sig)
-
-    def exited(self, timeout: float = 0.0) -> bool:
-        return bool(select.select([self.pidfd], [], [], timeout)[0])
-
-    def reap(self) -> int:
-        """Wait for the helper to exit; its wait status (for a zygote's member, as reported)."""
-        if self.child:
-            try:
-                return os.wait4(self.pid, 0)[1]
-            except ChildProcessError:  # a sweep of its uid reaped it: its report says how it ended
-                pass
-            finally:
-                self.helpers.discard(self.pid)
-        select.select([self.pidfd], [], [])
-        self.status += _read_all(self.status_r)
-        reported = HelperReport.parse(self.status).exit_status
-        return signal.SIGKILL if reported is None else reported  # silent: it died as if killed
-
-    def payload_pid(self) -> int | None:
-        """The payload's pid, from the helper's "pid N" line (read without blocking)."""
-        if b"\n" not in self.status:
-            ready, _, _ = select.select([self.status_r], [], [], 0)
-            if ready:
-                self.status += os.read(self.status_r, 4096)
-        return HelperReport.parse(self.status).payload_pid
+# How long the helper may take to start a payload (its cgroup join can queue behind others
+# on a loaded host). Past it the run fails as ours, an internal error the dispatcher retries.
+SETUP_TIMEOUT_S = 20.0
 
 
 class Box:
@@ -131,13 +83,11 @@ class Box:
         env: dict[str, str],
         limits: ProcessLimits,
         prewarmed: bool = False,
-        idle: bool = False,
         zygote: Zygote | None = None,
     ) -> Spawned | ProcessResult:
         """Start one confined process; `finish` feeds it and collects its result.
         `prewarmed`: it runs our bootstrap until `hand_over`, so files may still be written.
-        `idle` starts it at SCHED_IDLE, so it starts without slowing live runs. With a
-        `zygote`, the process is a fork of it (`argv` is then unused) instead of an exec."""
+        With a `zygote`, the process is a fork of it (`argv` is then unused) instead of an exec."""
         self._ran = not prewarmed
         counters = None
         container_ooms = container_oom_kills() if self.cgroups is None else None
@@ -148,7 +98,7 @@ class Box:
         if self.cgroups is not None:
             # + 1 for the helper; the cgroup's pids cap fires before RLIMIT_NPROC, so it is counted
             counters = self.cgroups.prepare(limits.memory_mb * MIB, limits.processes + 1)
-        helper_argv = self._helper_argv(argv, limits, idle)
+        helper_argv = self._helper_argv(argv, limits)
         in_r, in_w = os.pipe()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
@@ -174,13 +124,15 @@ class Box:
             return ProcessResult.failed(f"cannot start the sandbox helper: {exc}")
         for fd in (in_r, out_w, err_w, st_w):
             os.close(fd)
-        spawned = Spawned(pid, in_w, out_r, err_r, st_r, limits, started, counters, container_ooms, idle)
-        spawned.child, spawned.pidfd, spawned.helpers = zygote is None, pidfd, self.sandbox.helpers
-        return spawned
+        return Spawned(
+            pid=pid, pidfd=pidfd, stdin_w=in_w, out_r=out_r, err_r=err_r, status_r=st_r, limits=limits,
+            started=started, counters=counters, container_ooms=container_ooms,
+            child=zygote is None, helpers=self.sandbox.helpers,
+        )  # fmt: skip
 
     def hand_over(self, spawned: Spawned) -> bool:
-        """Make a prewarmed process's run start now: its files are written, its priority is
-        restored, and its CPU time and wall time so far stop counting. False if it died."""
+        """Make a prewarmed process's run start now: its files are written, and its CPU
+        time and wall time so far stop counting. False if it died."""
         self._ran = True
         end = time.monotonic() + 1.0
         while (payload := spawned.payload_pid()) is None and time.monotonic() < end:
@@ -191,9 +143,6 @@ class Box:
         try:
             with open(f"/proc/{payload}/schedstat") as f:  # ns on CPU: the bootstrap's start
                 spawned.cpu_before_ms = int(f.read().split()[0]) / 1e6
-            if spawned.idle:
-                for pid in (spawned.pid, payload):
-                    os.sched_setscheduler(pid, os.SCHED_OTHER, os.sched_param(0))
         except (OSError, ValueError, IndexError):
             return False
         spawned.started = time.monotonic()
@@ -205,11 +154,14 @@ class Box:
         out_r, err_r, st_r = spawned.out_r, spawned.err_r, spawned.status_r
         out, err = Stream(limits.output_bytes), Stream(limits.output_bytes)
         try:
-            deadline = spawned.started + limits.wall_time_ms / 1000
-            cancel_fd = cancel.fileno() if cancel is not None else None
+            handed_over = HelperReport.parse(spawned.status).payload_pid is not None  # a prewarmed one
             sup = supervise(
-                spawned.pidfd, in_w if stdin else None, stdin, out_r, err_r, st_r, deadline, out, err, cancel_fd
-            )
+                spawned.pidfd, in_w if stdin else None, stdin, out_r, err_r, st_r, out, err,
+                wall_s=limits.wall_time_ms / 1000,
+                started=spawned.started if handed_over else None,
+                setup_deadline=spawned.started + SETUP_TIMEOUT_S,
+                cancel_fd=cancel.fileno() if cancel is not None else None,
+            )  # fmt: skip
             if not stdin:
                 os.close(in_w)
             if not sup.exited:
@@ -220,8 +172,8 @@ class Box:
                     spawned.signal(signal.SIGKILL)
             spawned.status += sup.status
             wstatus = spawned.reap()
-            wall_ms = round((time.monotonic() - spawned.started) * 1000)
-            report = HelperReport.parse(spawned.status + _read_all(st_r))
+            wall_ms = round((time.monotonic() - (sup.started or time.monotonic())) * 1000)
+            report = HelperReport.parse(spawned.status + read_available(st_r))
             # A usage report means the helper killed and reaped every process of the run
             # before exiting; without one (the helper itself was killed), sweep the uid.
             clean = report.finished or self.kill_all()
@@ -235,6 +187,8 @@ class Box:
             return ProcessResult.failed(report.failure)
         if not clean:
             return ProcessResult.failed(f"processes of uid {self.uid} survived the kill")
+        if sup.setup_timed_out:
+            return ProcessResult.failed(f"the sandbox could not start the run within {SETUP_TIMEOUT_S:.0f} s")
         cpu_ms = max(0, (report.cpu_ms or 0) - round(spawned.cpu_before_ms))
         if sup.cancelled:
             return ProcessResult.was_cancelled(cpu_ms, wall_ms, report.memory_kb)
@@ -242,9 +196,9 @@ class Box:
         sig = -exit_code if exit_code < 0 else None
         limit = self._which_limit(spawned, sup, sig, cpu_ms, failed=exit_code != 0)
         if limit in ("wall", "output"):
-            sig = None if sig == signal.SIGTERM else sig  # our stop, not the program's death
+            sig = None if sig in (signal.SIGTERM, signal.SIGKILL) else sig  # our stop, not the program's death
         return ProcessResult(
-            exit_code=None if sig else exit_code,
+            exit_code=None if exit_code < 0 else exit_code,  # killed: no exit code (`signal` says by what)
             signal=sig,
             stdout=bytes(out.data),
             stderr=bytes(err.data),
@@ -291,7 +245,7 @@ class Box:
                 os.close(fd)
         self._dirty = True  # the helper's own sweep is not awaited: sweep on close
 
-    def _helper_argv(self, argv: list[str], limits: ProcessLimits, idle: bool = False) -> list[str]:
+    def _helper_argv(self, argv: list[str], limits: ProcessLimits) -> list[str]:
         sb = self.sandbox
         cpu_s = max(1, math.ceil(limits.cpu_time_ms / 1000))
         rl = {
@@ -320,8 +274,6 @@ class Box:
                 args += ["-R", path]
             for path in sb.writable_files:
                 args += ["-W", path]
-        if idle:
-            args.append("-I")
         args += ["-s", str(sb.seccomp_path), "--", *argv]
         return args
 
@@ -354,19 +306,15 @@ class Box:
             self.sandbox.forget(self)
             self.sandbox.uids.release(self.uid, clean)
 
+    def retire(self) -> None:
+        """Close it off the request path, once its result is known (the sandbox's janitor)."""
+        self.sandbox.retire(self)
+
     def __enter__(self) -> Box:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _read_all(fd: int) -> bytes:
-    os.set_blocking(fd, False)
-    try:
-        return os.read(fd, 4096)
-    except BlockingIOError:
-        return b""
 
 
 def kill_uid(helper: Path, uid: int) -> None:

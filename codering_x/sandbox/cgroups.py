@@ -138,8 +138,6 @@ class CgroupManager:
     @classmethod
     def probe(cls) -> CgroupManager | None:
         """Return a manager for the writable hierarchies, or None when none can be used."""
-        if os.environ.get("CODERING_CGROUPS", "auto") == "off":
-            return None
         if (ROOT / "cgroup.controllers").exists():  # pure v2
             base = _writable_dir(ROOT / GROUP)
             if base is None:

@@ -21,9 +21,9 @@ class HelperError(RuntimeError):
     """The exec helper is missing and cannot be built here."""
 
 
-def helper_path() -> Path:
-    """Return the path of a built, up-to-date helper, compiling it if needed."""
-    override = os.environ.get("CODERING_SBEXEC")
+def helper_path(override: Path | None = None) -> Path:
+    """Return the path of a built, up-to-date helper (or `override`, a prebuilt one),
+    compiling it if needed."""
     if override:
         return Path(override)
     binary = DEFAULT_BINARY
@@ -33,9 +33,8 @@ def helper_path() -> Path:
     return binary
 
 
-def library_path() -> Path:
-    """Return the path of a built, up-to-date libsbexec.so, compiling it if needed."""
-    override = os.environ.get("CODERING_SBEXEC_LIB")
+def library_path(override: Path | None = None) -> Path:
+    """Return the path of a built, up-to-date libsbexec.so (or `override`), compiling it if needed."""
     if override:
         return Path(override)
     library = DEFAULT_LIBRARY

@@ -10,16 +10,19 @@ from typing import Literal
 from ..models import LimitName  # which limit stopped a process: the engine maps these onto statuses
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ProcessLimits:
-    cpu_time_ms: int = 2000
-    wall_time_ms: int = 5000
-    memory_mb: int = 256  # the hard cap: cgroup where writable, else the container's limit
-    output_bytes: int = 65536  # per stream; past it the process is killed and the prefix kept
-    processes: int = 32  # threads count too (RLIMIT_NPROC is per uid)
+    """What a request may set has no default here: the catalogue's limits are the one
+    definition (`Runtime.process_limits`). The rest is the sandbox's own."""
+
+    cpu_time_ms: int
+    wall_time_ms: int
+    memory_mb: int  # the hard cap: cgroup where writable, else the container's limit
+    output_bytes: int  # per stream; past it the process is killed and the prefix kept
+    processes: int  # threads count too (RLIMIT_NPROC is per uid)
+    disk_bytes: int  # what it may write in its box, on top of what the box holds
+    disk_inodes: int  # files, directories and links it may make there
     file_size_bytes: int = 16 << 20
-    disk_bytes: int = 64 << 20  # what it may write in its box, on top of what the box holds
-    disk_inodes: int = 10000  # files, directories and links it may make there
     open_files: int = 256
     stack_mb: int = 8  # glibc sizes thread stacks from this; larger means fewer threads fit
     data_mb: int | None = None  # RLIMIT_DATA, when the runtime tolerates it (None: no rlimit)

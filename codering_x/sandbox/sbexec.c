@@ -17,8 +17,6 @@
  *   -W PATH              Landlock: read+write of one existing file, e.g. /dev/null (repeatable)
  *   -L ABI               apply Landlock at this ABI (0 = off)
  *   -s FILE              load this raw seccomp BPF program (sock_filter array)
- *   -I                   run at SCHED_IDLE, and so does the payload (a prewarmed process
- *                        waiting for its run: the worker restores both when it hands a run over)
  *   -K                   kill mode: after dropping to UID, kill(-1, SIGKILL) and exit
  * Once it has dropped to the uid, sbexec forks: the child confines itself (no_new_privs,
  * Landlock, seccomp) and execs the payload, and sbexec, outside that confinement so
@@ -36,7 +34,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <sched.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <signal.h>
@@ -189,7 +186,7 @@ static int sbexec_run(int argc, char **argv, int library) {
     if (library) signal(SIGCHLD, SIG_DFL); /* a zygote ignores it; we must wait for the payload */
     if (fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC) == 0) status_fd = STATUS_FD;
     long uid = -1, gid = -1;
-    int kill_mode = 0, landlock_abi = 0, idle = 0;
+    int kill_mode = 0, landlock_abi = 0;
     const char *workdir = NULL, *seccomp_path = NULL, *oom_adj = NULL;
     char *read_paths[MAX_LIST], *file_paths[MAX_LIST], *cgroups[MAX_LIST];
     int n_read = 0, n_files = 0, n_cgroups = 0, opt;
@@ -205,14 +202,11 @@ static int sbexec_run(int argc, char **argv, int library) {
         case 'W': if (n_files < MAX_LIST) file_paths[n_files++] = optarg; break;
         case 'L': landlock_abi = atoi(optarg); break;
         case 's': seccomp_path = optarg; break;
-        case 'I': idle = 1; break;
         case 'K': kill_mode = 1; break;
         default: errno = EINVAL; die("usage");
         }
     }
     if (uid <= 0 || gid <= 0) { errno = EINVAL; die("a non-root -u and -g are required"); }
-    struct sched_param none = {0};
-    if (idle && sched_setscheduler(0, SCHED_IDLE, &none)) die("sched_idle"); /* and the payload, by inheritance */
     if (kill_mode) {
         if (setgroups(0, NULL) || setresgid(gid, gid, gid) || setresuid(uid, uid, uid)) die("setuid");
         kill(-1, SIGKILL); /* every process of this uid but us; ESRCH when none is left */

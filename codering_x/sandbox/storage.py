@@ -53,10 +53,10 @@ class BoxStorage:
         self.per_box = per_box
 
     @classmethod
-    def probe(cls, boxes: Path) -> BoxStorage:
-        """Per-box tmpfs if a test mount under `boxes` works here (and CODERING_BOX_TMPFS is
-        not "off"), else plain directories."""
-        if os.environ.get("CODERING_BOX_TMPFS", "auto") == "off" or os.geteuid() != 0:
+    def probe(cls, boxes: Path, per_box: bool = True) -> BoxStorage:
+        """Per-box tmpfs if a test mount under `boxes` works here (and `per_box`, from
+        CODERING_BOX_TMPFS, allows it), else plain directories."""
+        if not per_box or os.geteuid() != 0:
             return cls(per_box=False)
         probe = Path(tempfile.mkdtemp(prefix="probe-", dir=boxes))
         try:

@@ -13,6 +13,8 @@ import selectors
 import time
 from dataclasses import dataclass, field
 
+from .report import HelperReport
+
 CHUNK = 65536
 
 
@@ -39,6 +41,8 @@ class Supervision:
     timed_out: bool = False
     overflowed: bool = False
     cancelled: bool = False
+    setup_timed_out: bool = False  # the payload never started: the host's fault, not the program's
+    started: float | None = None  # when the payload started: its wall time counts from here
     status: bytes = b""  # what the helper reported on its status pipe
 
 
@@ -49,16 +53,22 @@ def supervise(
     out_fd: int,
     err_fd: int,
     status_fd: int,
-    deadline: float,
     out: Stream,
     err: Stream,
+    *,
+    wall_s: float,
+    started: float | None,
+    setup_deadline: float,
     cancel_fd: int | None = None,
 ) -> Supervision:
-    """Run the loop until the child exits, the deadline passes or a stream overflows.
+    """Run the loop until the child exits, its wall time passes or a stream overflows.
 
+    The wall clock starts at `started`, or, when None, once the helper reports the payload's
+    pid: a helper kept waiting by the kernel (a cgroup join queued behind others on a loaded
+    host) does not spend the program's time. Until then `setup_deadline` bounds the wait.
     Takes ownership of `stdin_fd` (closed once written); the caller owns the others.
     """
-    sup = Supervision()
+    sup = Supervision(started=started)
     sel = selectors.DefaultSelector()
     sel.register(pidfd, selectors.EVENT_READ, "exit")
     sel.register(status_fd, selectors.EVENT_READ, "status")
@@ -73,9 +83,10 @@ def supervise(
         sel.register(stdin_fd, selectors.EVENT_WRITE, "stdin")
     try:
         while not sup.exited:
+            deadline = setup_deadline if sup.started is None else sup.started + wall_s
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                sup.timed_out = True
+                sup.timed_out, sup.setup_timed_out = sup.started is not None, sup.started is None
                 break
             for key, _ in sel.select(timeout=remaining):
                 if key.data == "exit":
@@ -87,6 +98,8 @@ def supervise(
                     sup.status += chunk
                     if not chunk:
                         sel.unregister(status_fd)
+                    elif sup.started is None and HelperReport.parse(sup.status).payload_pid is not None:
+                        sup.started = time.monotonic()
                 elif key.data == "stdin":
                     try:
                         pending = pending[os.write(stdin_fd, pending[:CHUNK]) :]

@@ -19,33 +19,9 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from .procs import processes, processes_of_uid
+
 CLEAN, BUSY = b"clean", b"busy\n"
-
-
-def processes_by_uid(living_only: bool = False) -> dict[int, list[int]]:
-    """Every pid (zombies too, unless `living_only`), grouped by real uid, read from
-    /proc/PID/status (the owner of /proc/PID turns to root when a process makes itself
-    non-dumpable)."""
-    found: dict[int, list[int]] = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/status", "rb") as f:
-                status = f.read(1024)
-        except OSError:
-            continue
-        if living_only and b"\nState:\tZ" in status:
-            continue
-        start = status.find(b"\nUid:\t") + 6
-        if start >= 6:
-            uid = int(status[start : status.index(b"\t", start)])
-            found.setdefault(uid, []).append(int(name))
-    return found
-
-
-def processes_of_uid(uid: int) -> list[int]:
-    return processes_by_uid().get(uid, [])
 
 
 class UidPoolExhausted(RuntimeError):
@@ -62,6 +38,7 @@ class UidPool:
         lock_dir.mkdir(mode=0o700, exist_ok=True)
         self._held: dict[int, int] = {}  # uid -> fd of its lock file
         self._recent: list[int] = []  # uids this process released clean: tried first, no scan
+        self.ever_held: set[int] = set()  # what a leak check of this pool looks at
         self._mutex = threading.Lock()
 
     def acquire(self, timeout: float = 30.0) -> int:
@@ -77,6 +54,7 @@ class UidPool:
                     if os.pread(fd, 5, 0) == CLEAN or self._emptied(uid):
                         os.pwrite(fd, BUSY, 0)
                         with self._mutex:
+                            self.ever_held.add(uid)
                             if uid in self._recent:
                                 self._recent.remove(uid)
                         return uid
@@ -120,13 +98,18 @@ class UidPool:
                 self._unlock(uid)
 
     def leftovers(self) -> dict[int, list[int]]:
-        """Live processes of uids that no run holds (in any worker): a leak if not empty.
-        Zombies are not counted: they are dead, and whoever adopted them reaps them."""
-        found = {}
-        for uid, pids in processes_by_uid(living_only=True).items():
-            if uid in self and self._try_lock(uid):
+        """Live processes of the uids this pool has held that no run holds now (in any
+        worker): a leak if not empty. Only its own: another instance on the host may hold
+        the others. Zombies are not counted: they are dead, and their adopter reaps them."""
+        found: dict[int, list[int]] = {}
+        for proc in processes():
+            if proc.uid in self.ever_held and not proc.zombie:
+                found.setdefault(proc.uid, []).append(proc.pid)
+        for uid in list(found):
+            if self._try_lock(uid):
                 self._unlock(uid)
-                found[uid] = pids
+            else:
+                del found[uid]
         return found
 
     def _try_lock(self, uid: int) -> bool:

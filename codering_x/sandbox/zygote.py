@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
+from pathlib import Path
 
 from .helper import library_path
 
@@ -28,10 +29,10 @@ class ZygoteError(RuntimeError):
 
 
 class Zygote:
-    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
-        """`argv` starts the bootstrap; "--zygote" and the library's path are appended."""
+    def __init__(self, argv: list[str], env: dict[str, str], library: Path | None = None) -> None:
+        """`argv` starts the bootstrap; "--zygote" and the helper library's path are appended."""
         self.process = subprocess.Popen(
-            [*argv, "--zygote", str(library_path())],
+            [*argv, "--zygote", str(library_path(library))],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
