@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test soak toolchains engine images lint format bench bench-engine bench-dispatcher bench-docker clean
+.PHONY: run test soak toolchains engine images lint format bench bench-engine bench-dispatcher bench-compiled bench-docker clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,10 @@ bench-engine: $(STAMP)
 ## bench-dispatcher: engine vs one worker vs the hedged dispatcher, and a stalling worker
 bench-dispatcher: $(STAMP)
 	$(BIN)/python -m bench embedded tail
+
+## bench-compiled: compiled runtimes, new source and the same source again, vs the bare toolchain
+bench-compiled: $(STAMP)
+	$(BIN)/python -m bench compiled
 
 ## bench-docker: warm worker containers through the dispatcher vs `docker run --rm` per request
 bench-docker: $(STAMP)

@@ -1,6 +1,6 @@
 """`python -m bench [SCENARIO...]`: the benchmark harness (docs/benchmarks.md).
 
-Scenarios: floor engine embedded prewarm tail tests docker throughput (default: all). Every run
+Scenarios: floor engine embedded prewarm tail tests compiled docker throughput (default: all). Every run
 measures the floor first, prints a table per scenario, and writes bench/results/<name>.json;
 `--report` also writes docs/benchmarks.md and docs/benchmarks.png from all results on disk.
 """
@@ -13,7 +13,7 @@ from bench import scenarios
 from bench.report import write_report
 from bench.stats import RESULTS, save
 
-ALL = ["floor", "engine", "embedded", "prewarm", "tail", "tests", "docker", "throughput"]
+ALL = ["floor", "engine", "embedded", "prewarm", "tail", "tests", "compiled", "docker", "throughput"]
 RUNTIMES = ["python", "javascript", "ruby", "php", "c", "java"]
 
 
@@ -66,6 +66,10 @@ def main() -> None:
             rows = scenarios.tests(bench, args.runs)
             table("tests: a C++ solution, 20 test cases", rows)
             save("tests", {"rows": rows})
+        if "compiled" in chosen:
+            rows = scenarios.compiled(bench, args.runs)
+            table("compiled: hello world, hedged dispatcher, vs the bare toolchain (x floor: x bare)", rows)
+            save("compiled", {"rows": rows})
         if "docker" in chosen:
             rows = scenarios.docker(bench, args.runs, floors)
             table("docker: warm containers vs a container per request", rows)

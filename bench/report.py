@@ -15,6 +15,7 @@ TITLES = {
     "prewarm": "Prewarm: hello world through the hedged dispatcher, workers without and with prewarmed members",
     "tail": "Tail: one of two workers stalls 200 ms on every third request",
     "tests": "Tests: a C++ solution with 20 test cases",
+    "compiled": "Compiled: hello world through the hedged dispatcher, new source and the same source again",
     "docker": "Docker: warm containers through the dispatcher vs a container per request",
 }
 
@@ -73,8 +74,36 @@ def chart(results: dict[str, dict]) -> Path | None:
     return path
 
 
+def compiled_chart(rows: dict) -> Path:
+    """Per compiled runtime: the bare toolchain, a new source, the same source again."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runtimes = sorted({label.split(",")[0] for label in rows})
+    kinds = ["bare toolchain", "new source", "same source again"]
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    width = 0.27
+    for i, kind in enumerate(kinds):
+        values = [rows.get(f"{rt}, {kind}", {}).get("median", 0) for rt in runtimes]
+        ax.bar([x + (i - 1) * width for x in range(len(runtimes))], values, width, label=kind)
+    ax.set_xticks(range(len(runtimes)), runtimes)
+    ax.set_ylabel("median ms, compile + run")
+    ax.set_title("Compiled runtimes: hello world")
+    ax.legend()
+    fig.tight_layout()
+    path = DOCS / "benchmarks-compiled.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def write_report() -> Path:
     results = {name: data for name in [*TITLES, "throughput"] if (data := _load(name))}
+    if "compiled" in results:
+        DOCS.mkdir(exist_ok=True)
+        compiled_chart(results["compiled"]["rows"])
     any_result = next(iter(results.values()), {})
     machine = any_result.get("machine", {})
     lines = [
@@ -101,6 +130,12 @@ def write_report() -> Path:
             note = f"Measured {data.get('measured', '?')}" + (
                 f"; ratios are to that run's own floor (python {floor:.1f} ms)." if floor else "."
             )
+            if name == "compiled":
+                note = (
+                    f"Measured {data.get('measured', '?')}; x floor is to the bare toolchain of the same "
+                    "runtime (its own compile and run commands, unsandboxed, in a fresh dir), measured in the "
+                    "same run. ![compiled runtimes](benchmarks-compiled.png)"
+                )
             if name == "prewarm":
                 floors = data.get("floor", {})
                 note = f"Measured {data.get('measured', '?')}; each row's ratio is to its own runtime's floor, " + (

@@ -217,6 +217,68 @@ def tests(bench: Workbench, runs: int) -> dict:
     }
 
 
+COMPILED = {
+    "c": HELLO["c"],
+    "cpp": ("main.cpp", '#include <iostream>\nint main() { std::cout << "hello" << std::endl; }\n'),
+    "go": ("main.go", 'package main\nimport "fmt"\nfunc main() { fmt.Println("hello") }\n'),
+    "java": HELLO["java"],
+    "rust": ("main.rs", 'fn main() { println!("hello"); }\n'),
+}
+
+
+def _bare_toolchain(bench: Workbench, runtime_name: str) -> Callable[[], None]:
+    """The runtime's own compile and run commands, outside any sandbox, in a fresh temp dir
+    each time (a new source compiles from nothing, go's build cache included)."""
+    runtime = Catalogue.load().get(runtime_name)
+    name, code = COMPILED[runtime_name]
+    counter = iter(range(1_000_000))
+
+    def call() -> None:
+        work = bench.tmp / f"bare-{runtime_name}-{next(counter)}"
+        work.mkdir()
+        (work / name).write_text(code)
+        for command in (runtime.compile, runtime.run):
+            assert command is not None
+            argv = runtime.expand(command, name, [name], str(work), 256)
+            env = {**CLEAN_ENV, **runtime.environment(command, name, str(work), 256)}
+            subprocess.run(argv, cwd=work, env=env, capture_output=True, check=True)
+        subprocess.run(["rm", "-rf", str(work)], check=True)
+
+    return call
+
+
+class NewSource(Client):
+    """A client whose every request is a source never sent before (a comment makes it new)."""
+
+    def __init__(self, url: str, runtime: str, code: str) -> None:
+        super().__init__(url, "/v1/run", {})
+        self.runtime, self.code, self.sent = runtime, code, 0
+
+    def __call__(self) -> dict:
+        self.sent += 1
+        self.body = json.dumps({"runtime": self.runtime, "code": f"{self.code}// {self.sent}\n"}).encode()
+        return super().__call__()
+
+
+def compiled(bench: Workbench, runs: int) -> dict:
+    """Hello world in each compiled runtime through the hedged dispatcher: a new source each
+    time, and the same source again (the compile cache), against the bare toolchain."""
+    n = max(5, runs // 20)
+    rows = {}
+    for rt, (_, code) in COMPILED.items():
+        workers = [bench.procs.worker(rt, name=f"{rt}-{i}") for i in (1, 2)]
+        dispatcher = bench.procs.dispatcher(workers)
+        bare = summary(measure(_bare_toolchain(bench, rt), n, warmup=1))
+        rows[f"{rt}, bare toolchain"] = with_ratio(bare, bare["median"])
+        fresh = summary(measure(NewSource(dispatcher.url, rt, code), n, warmup=1))
+        rows[f"{rt}, new source"] = with_ratio(fresh, bare["median"])
+        again = summary(measure(Client(dispatcher.url, "/v1/run", {"runtime": rt, "code": code}), n, warmup=2))
+        rows[f"{rt}, same source again"] = with_ratio(again, bare["median"])
+        for proc in (dispatcher, *workers):
+            proc.stop()
+    return rows
+
+
 def docker(bench: Workbench, runs: int, floors: dict) -> dict:
     """Warm worker containers through the dispatcher, beside `docker run --rm` per request."""
     from codering_x.devmode import DevMode

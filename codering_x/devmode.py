@@ -130,6 +130,15 @@ class DevMode:
                 log.warning("docker event stream ended (%s); reconnecting", exc)
                 stop.wait(1.0)
 
+    def wait_all_removed(self, stop: threading.Event, all_removed: Callable[[], None], every_s: float = 2.0) -> None:
+        """The second way to notice `down`: no container of the project is left. An event
+        stream can miss or reorder an event under load; a listing cannot."""
+        while not stop.wait(every_s):
+            with contextlib.suppress(Exception):  # the engine is busy or restarting: ask again
+                if not self.containers():
+                    all_removed()
+                    return
+
     def _dead_not_removed(self, name: str) -> bool:
         """A container that died on its own is still there, exited; one that `down` (or
         anybody) is removing is not replaced."""
@@ -200,12 +209,16 @@ def run_up(
     )
     stop, removed_by_down = threading.Event(), threading.Event()
 
-    def all_removed() -> None:  # `down` from elsewhere: the dispatcher has nothing left to serve
-        removed_by_down.set()
-        os.kill(os.getpid(), signal.SIGTERM)
+    once = threading.Lock()
 
-    watcher = threading.Thread(target=dev.watch_workers, args=(stop, all_removed), daemon=True, name="watch")
-    watcher.start()
+    def all_removed() -> None:  # `down` from elsewhere: the dispatcher has nothing left to serve
+        with once:
+            if not removed_by_down.is_set():
+                removed_by_down.set()
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    for watch in (dev.watch_workers, dev.wait_all_removed):
+        threading.Thread(target=watch, args=(stop, all_removed), daemon=True, name=watch.__name__).start()
     try:
         aio.run(serve(settings, docker_client=dev.client, project=dev.project))
     finally:

@@ -8,11 +8,13 @@ The engine knows runtimes and the sandbox, nothing of HTTP.
 from __future__ import annotations
 
 from .catalogue import Catalogue, UnknownRuntime
+from .compile_cache import CompileCache
 from .errors import Cancelled, RequestError
 from .job import Job, PreparedRun
 from .models import MAX_TOTAL_BYTES, RunRequest, RunResult
 from .sandbox import Cancel, Sandbox
 from .selftest import SelfTestResult, run_self_test
+from .settings import WorkerSettings
 from .warmpool import WarmPool
 
 __all__ = ["Cancelled", "Engine", "PreparedRun", "RequestError"]
@@ -26,11 +28,14 @@ class Engine:
         self_test: bool = True,
         prewarm: int = 0,
         runtimes: list[str] | None = None,
+        compile_cache_mb: int = 0,
     ) -> None:
         """`prewarm`: members kept started for each runtime that has a bootstrap (of
-        `runtimes`, or every available one); 0 starts every run cold."""
+        `runtimes`, or every available one); 0 starts every run cold. `compile_cache_mb`:
+        the compile cache's bound; 0: every compile runs."""
         self.catalogue = catalogue
         self.sandbox = sandbox
+        self.compile_cache = CompileCache(compile_cache_mb << 20) if compile_cache_mb > 0 else None
         self.self_test: SelfTestResult | None = run_self_test(sandbox) if self_test else None
         if self.self_test is not None:
             self.self_test.raise_if_failed()
@@ -43,9 +48,19 @@ class Engine:
                 self.warm = WarmPool(sandbox, catalogue, prewarm, limits)
 
     @classmethod
-    def create(cls, self_test: bool = True, prewarm: int = 0, runtimes: list[str] | None = None) -> Engine:
-        """An engine on this host's sandbox, configured by the environment (WorkerSettings)."""
-        return cls(Catalogue.load(), Sandbox.create(), self_test=self_test, prewarm=prewarm, runtimes=runtimes)
+    def create(
+        cls,
+        self_test: bool = True,
+        prewarm: int = 0,
+        runtimes: list[str] | None = None,
+        settings: WorkerSettings | None = None,
+    ) -> Engine:
+        """An engine on this host's sandbox, configured by `settings` (else the environment)."""
+        settings = settings or WorkerSettings()
+        return cls(
+            Catalogue.load(), Sandbox.create(settings), self_test=self_test, prewarm=prewarm, runtimes=runtimes,
+            compile_cache_mb=settings.compile_cache_mb,
+        )  # fmt: skip
 
     def close(self) -> None:
         """Stop the members, then leave no box behind (the sandbox's close)."""
@@ -82,5 +97,5 @@ class Engine:
 
     def run(self, request: RunRequest, cancel: Cancel | None = None) -> RunResult:
         """Run a request to its result; raise Cancelled if `cancel` fires first."""
-        with Job(self.sandbox, self.warm, self.prepare(request), cancel) as job:
+        with Job(self.sandbox, self.warm, self.compile_cache, self.prepare(request), cancel) as job:
             return job.execute(request)

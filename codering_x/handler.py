@@ -36,7 +36,10 @@ def init_context(context: Any, settings: WorkerSettings | None = None) -> None:
     runtime = catalogue.get(settings.runtime)
     if not runtime.available:
         raise RuntimeError(f"runtime {runtime.name}: missing {', '.join(runtime.missing_tools)}")
-    engine = Engine(catalogue, Sandbox.create(settings), prewarm=settings.prewarm_members, runtimes=[runtime.name])
+    engine = Engine(
+        catalogue, Sandbox.create(settings), prewarm=settings.prewarm_members, runtimes=[runtime.name],
+        compile_cache_mb=settings.compile_cache_mb,
+    )  # fmt: skip
     context.user_data.engine = engine
     context.user_data.runtime = runtime
     context.logger.info_with(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from .catalogue import Command, Runtime
+from .compile_cache import WORKDIR_MARK, Artifact, CompileCache, Compiled, collect_artifacts
 from .errors import Cancelled
 from .models import Meta, ResolvedLimits, RunRequest, RunResult, RuntimeInfo, StageResult, TestResult
 from .sandbox import Box, Cancel, ProcessResult, Sandbox
@@ -31,9 +32,20 @@ class PreparedRun:
     entry: str
 
 
+# A compile that ended so is the same next time; limits hit under load may not be.
+CACHEABLE = ("ok", "runtime_error")
+
+
 class Job:
-    def __init__(self, sandbox: Sandbox, warm: WarmPool | None, prepared: PreparedRun, cancel: Cancel | None) -> None:
-        self.sandbox, self.warm, self.prepared, self.cancel = sandbox, warm, prepared, cancel
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        warm: WarmPool | None,
+        cache: CompileCache | None,
+        prepared: PreparedRun,
+        cancel: Cancel | None,
+    ) -> None:
+        self.sandbox, self.warm, self.cache, self.prepared, self.cancel = sandbox, warm, cache, prepared, cancel
         self.runtime = prepared.runtime
         self._box: Box | None = None
 
@@ -53,7 +65,7 @@ class Job:
     def _fill(self, result: RunResult, request: RunRequest) -> None:
         runtime = self.runtime
         if runtime.compile is not None:
-            result.compile = self._stage(runtime.compile, runtime.compile_limits, b"", [])
+            result.compile = self._compile(runtime.compile, runtime.compile_limits)
             if result.compile.status != "ok":
                 result.status = "internal_error" if result.compile.status == "internal_error" else "compile_error"
                 return
@@ -96,24 +108,51 @@ class Job:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _primed(self) -> Box:
-        """The request's own box, made and its files written on first need."""
+    def _primed(self, artifacts: tuple[Artifact, ...] = ()) -> Box:
+        """The request's own box, made and its files written on first need (with a cached
+        compile's artifacts, when the compile is skipped)."""
         if self._box is None:
             self._box = self.sandbox.box()
             for name, data in self.prepared.files:
                 self._box.write_file(name, data)
+            for artifact in artifacts:
+                self._box.write_file(artifact.name, artifact.data, artifact.mode)
         return self._box
 
-    def _stage(self, command: Command, limits: ResolvedLimits, stdin: bytes, args: list[str]) -> StageResult:
+    def _compile(self, command: Command, limits: ResolvedLimits) -> StageResult:
+        """The compile stage, or a cached one: then its artifacts are written instead."""
+        if self.cache is None:
+            return self._stage(command, limits, b"", [])
+        runtime, files = self.runtime, self.prepared.files
+        argv, env = self._command(command, limits, WORKDIR_MARK)
+        key = CompileCache.key([runtime.name, runtime.toolchain_version, argv, env, limits.model_dump()], files)
+        hit = self.cache.get(key)
+        if hit is not None:
+            self._primed(hit.artifacts)
+            return hit.stage.model_copy(update={"cached": True})
+        stage = self._stage(command, limits, b"", [])
+        if stage.status in CACHEABLE and self._box is not None:
+            # Copied now, before any of the learner's code runs: a run cannot change them.
+            inputs = {name for name, _ in files}
+            artifacts = (
+                collect_artifacts(self._box.workdir, inputs, self.cache.max_bytes) if stage.status == "ok" else ()
+            )
+            if artifacts is not None:
+                self.cache.put(key, Compiled(stage, artifacts))
+        return stage
+
+    def _command(self, command: Command, limits: ResolvedLimits, workdir: str) -> tuple[list[str], dict[str, str]]:
         runtime, prepared = self.runtime, self.prepared
-        box = self._primed()
-        workdir = str(box.workdir)
         sources = [n for n, _ in prepared.files if PurePosixPath(n).suffix in runtime.extensions]
         argv = runtime.expand(command, prepared.entry, sources or [prepared.entry], workdir, limits.memory_mb)
-        if command is runtime.run:
+        return argv, runtime.environment(command, prepared.entry, workdir, limits.memory_mb)
+
+    def _stage(self, command: Command, limits: ResolvedLimits, stdin: bytes, args: list[str]) -> StageResult:
+        box = self._primed()
+        argv, env = self._command(command, limits, str(box.workdir))
+        if command is self.runtime.run:
             argv += args
-        env = runtime.environment(command, prepared.entry, workdir, limits.memory_mb)
-        return self._verdict(box.run(argv, env, runtime.process_limits(limits), stdin, self.cancel))
+        return self._verdict(box.run(argv, env, self.runtime.process_limits(limits), stdin, self.cancel))
 
     def _verdict(self, process: ProcessResult) -> StageResult:
         if process.cancelled:

@@ -201,6 +201,11 @@ class StageResult(Strict):
     memory_kb: int = 0
     limit: LimitName | None = Field(default=None, description="which limit stopped the stage, if any")
     message: str | None = Field(default=None, description="our explanation, for internal errors and limits")
+    cached: bool = Field(
+        default=False,
+        description="compile only: this worker compiled the same sources before; the result (and the program "
+        "that runs) are that compile's, and the times are what it took then",
+    )
 
 
 class TestResult(Strict):

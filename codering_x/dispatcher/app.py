@@ -144,6 +144,9 @@ class Dispatcher:
         self.metrics.requests.labels(runtime or "-", status_label).inc()
         if runtime:
             self.metrics.latency.labels(runtime).observe(time.monotonic() - started)
+            compiled = outcome.body.get("compile")
+            if isinstance(compiled, dict):
+                self.metrics.compile_cache.labels(runtime, "hit" if compiled.get("cached") else "miss").inc()
         headers = {"Retry-After": "1"} if outcome.status in (429, 503) else None
         return web.json_response(outcome.body, status=outcome.status, headers=headers)
 

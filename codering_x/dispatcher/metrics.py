@@ -31,4 +31,8 @@ class Metrics:
         self.worker_healthy = Gauge(
             "codering_worker_healthy", "1 when the worker takes traffic", ["worker", "runtime"], registry=r
         )
+        self.compile_cache = Counter(
+            "codering_compile_cache", "Answers with a compile stage, by whether the worker had it cached",
+            ["runtime", "result"], registry=r,
+        )  # fmt: skip
         self.in_flight = Gauge("codering_in_flight", "Requests being answered", ["runtime"], registry=r)

@@ -3,6 +3,9 @@
 Lifecycle (after Piston's job): files are written while nothing untrusted runs, each
 stage is one confined process, every process of the uid is killed after each stage, and
 closing the box removes the work dir without following links and returns the uid.
+
+(About 320 lines: spawn, hand-over and finish share the pipes and the helper's protocol;
+split apart, each would reach into the others' state.)
 """
 
 from __future__ import annotations
