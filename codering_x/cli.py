@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .engine import Engine, RequestError
+    from .engine import Engine
+    from .errors import RequestError
 
     try:
         files = [SourceFile(name=f.name, content=f.read_text()) for f in args.files]

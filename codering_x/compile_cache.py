@@ -50,7 +50,6 @@ class Compiled:
 class CompileCache:
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self.hits = self.misses = 0
         self._entries: OrderedDict[str, Compiled] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
@@ -69,11 +68,8 @@ class CompileCache:
     def get(self, key: str) -> Compiled | None:
         with self._lock:
             found = self._entries.get(key)
-            if found is None:
-                self.misses += 1
-                return None
-            self._entries.move_to_end(key)
-            self.hits += 1
+            if found is not None:
+                self._entries.move_to_end(key)
             return found
 
     def put(self, key: str, compiled: Compiled) -> None:

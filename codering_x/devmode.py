@@ -100,12 +100,12 @@ class DevMode:
     def up(self, runtimes: list[Runtime], replicas: int) -> list:
         return [self.start_worker(r.name, i) for r in runtimes for i in range(1, replicas + 1)]
 
-    def watch_workers(self, stop: threading.Event, all_removed: Callable[[], None]) -> None:
-        """Until `stop` is set: replace every worker container of the project that dies, and
-        call `all_removed` once none is left at all (`codering-x down` removed them)."""
+    def watch_workers(self, stop: threading.Event) -> None:
+        """Until `stop` is set: replace every worker container of the project that dies
+        (not one that `down` is removing: it renamed it first)."""
         filters = {
             "type": "container",
-            "event": ["die", "destroy"],
+            "event": ["die"],
             "label": [f"{PROJECT_LABEL}={self.project}", f"{ROLE_LABEL}=worker"],
         }
         while not stop.is_set():
@@ -114,11 +114,6 @@ class DevMode:
                     if stop.is_set():
                         return
                     labels = event.get("Actor", {}).get("Attributes", {})
-                    if event.get("Action") == "destroy":
-                        if not self.containers():
-                            all_removed()
-                            return
-                        continue
                     runtime, slot, name = labels.get(RUNTIME_LABEL), labels.get("codering.slot"), labels.get("name", "")
                     if runtime and slot and not name.endswith(REMOVING) and self._dead_not_removed(name):
                         log.warning("worker container %s died; replacing it", name)
@@ -130,9 +125,10 @@ class DevMode:
                 log.warning("docker event stream ended (%s); reconnecting", exc)
                 stop.wait(1.0)
 
-    def wait_all_removed(self, stop: threading.Event, all_removed: Callable[[], None], every_s: float = 2.0) -> None:
-        """The second way to notice `down`: no container of the project is left. An event
-        stream can miss or reorder an event under load; a listing cannot."""
+    def wait_all_removed(self, stop: threading.Event, all_removed: Callable[[], None], every_s: float = 1.0) -> None:
+        """Call `all_removed` once no container of the project is left (`codering-x down`
+        removed them). A listing, not the event stream: under load a stream can miss or
+        reorder an event, and `up` then never stopped."""
         while not stop.wait(every_s):
             with contextlib.suppress(Exception):  # the engine is busy or restarting: ask again
                 if not self.containers():
@@ -209,16 +205,12 @@ def run_up(
     )
     stop, removed_by_down = threading.Event(), threading.Event()
 
-    once = threading.Lock()
-
     def all_removed() -> None:  # `down` from elsewhere: the dispatcher has nothing left to serve
-        with once:
-            if not removed_by_down.is_set():
-                removed_by_down.set()
-                os.kill(os.getpid(), signal.SIGTERM)
+        removed_by_down.set()
+        os.kill(os.getpid(), signal.SIGTERM)
 
-    for watch in (dev.watch_workers, dev.wait_all_removed):
-        threading.Thread(target=watch, args=(stop, all_removed), daemon=True, name=watch.__name__).start()
+    threading.Thread(target=dev.watch_workers, args=(stop,), daemon=True, name="replace-dead").start()
+    threading.Thread(target=dev.wait_all_removed, args=(stop, all_removed), daemon=True, name="all-removed").start()
     try:
         aio.run(serve(settings, docker_client=dev.client, project=dev.project))
     finally:

@@ -7,17 +7,17 @@ The engine knows runtimes and the sandbox, nothing of HTTP.
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
 from .catalogue import Catalogue, UnknownRuntime
 from .compile_cache import CompileCache
-from .errors import Cancelled, RequestError
+from .errors import RequestError
 from .job import Job, PreparedRun
 from .models import MAX_TOTAL_BYTES, RunRequest, RunResult
 from .sandbox import Cancel, Sandbox
 from .selftest import SelfTestResult, run_self_test
 from .settings import WorkerSettings
 from .warmpool import WarmPool
-
-__all__ = ["Cancelled", "Engine", "PreparedRun", "RequestError"]
 
 
 class Engine:
@@ -42,7 +42,7 @@ class Engine:
         self.warm: WarmPool | None = None
         if prewarm > 0:
             names = runtimes or list(catalogue.runtimes)
-            warmable = [catalogue.get(n) for n in names if catalogue.get(n).prewarm and catalogue.get(n).available]
+            warmable = [r for r in map(catalogue.get, names) if r.prewarm and r.available]
             limits = {r.name: r.process_limits(r.default_limits) for r in warmable}
             if limits:
                 self.warm = WarmPool(sandbox, catalogue, prewarm, limits)
@@ -50,16 +50,19 @@ class Engine:
     @classmethod
     def create(
         cls,
+        settings: WorkerSettings | None = None,
+        *,
+        catalogue: Catalogue | None = None,
         self_test: bool = True,
         prewarm: int = 0,
         runtimes: list[str] | None = None,
-        settings: WorkerSettings | None = None,
     ) -> Engine:
-        """An engine on this host's sandbox, configured by `settings` (else the environment)."""
+        """An engine on this host's sandbox, configured by `settings` (else the environment):
+        the one way a worker, the CLI and the tests make one."""
         settings = settings or WorkerSettings()
         return cls(
-            Catalogue.load(), Sandbox.create(settings), self_test=self_test, prewarm=prewarm, runtimes=runtimes,
-            compile_cache_mb=settings.compile_cache_mb,
+            catalogue or Catalogue.load(), Sandbox.create(settings), self_test=self_test, prewarm=prewarm,
+            runtimes=runtimes, compile_cache_mb=settings.compile_cache_mb,
         )  # fmt: skip
 
     def close(self) -> None:
@@ -93,7 +96,11 @@ class Engine:
             raise RequestError("invalid_request", f"files total more than {MAX_TOTAL_BYTES} bytes")
         names = [name for name, _ in files]
         entry = runtime.entry if runtime.entry in names else names[0]
-        return PreparedRun(runtime, limits, files, entry)
+        sources = [name for name in names if PurePosixPath(name).suffix in runtime.extensions]
+        return PreparedRun(
+            runtime=runtime, limits=limits, files=files, entry=entry, sources=sources or [entry],
+            run_limits=runtime.process_limits(limits),
+        )  # fmt: skip
 
     def run(self, request: RunRequest, cancel: Cancel | None = None) -> RunResult:
         """Run a request to its result; raise Cancelled if `cancel` fires first."""

@@ -19,7 +19,7 @@ from .catalogue import Catalogue, Runtime, UnknownRuntime
 from .engine import Engine
 from .errors import Cancelled, RequestError
 from .models import ErrorResponse, RunRequest, validation_details
-from .sandbox import Cancel, Sandbox
+from .sandbox import Cancel
 from .settings import WorkerSettings
 
 RUNTIME_ENV = "CODERING_RUNTIME"  # WorkerSettings.runtime: what function.yaml sets
@@ -36,10 +36,7 @@ def init_context(context: Any, settings: WorkerSettings | None = None) -> None:
     runtime = catalogue.get(settings.runtime)
     if not runtime.available:
         raise RuntimeError(f"runtime {runtime.name}: missing {', '.join(runtime.missing_tools)}")
-    engine = Engine(
-        catalogue, Sandbox.create(settings), prewarm=settings.prewarm_members, runtimes=[runtime.name],
-        compile_cache_mb=settings.compile_cache_mb,
-    )  # fmt: skip
+    engine = Engine.create(settings, catalogue=catalogue, prewarm=settings.prewarm_members, runtimes=[runtime.name])
     context.user_data.engine = engine
     context.user_data.runtime = runtime
     context.logger.info_with(

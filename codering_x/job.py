@@ -11,25 +11,26 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
 from .catalogue import Command, Runtime
 from .compile_cache import WORKDIR_MARK, Artifact, CompileCache, Compiled, collect_artifacts
 from .errors import Cancelled
 from .models import Meta, ResolvedLimits, RunRequest, RunResult, RuntimeInfo, StageResult, TestResult
-from .sandbox import Box, Cancel, ProcessResult, Sandbox
+from .sandbox import Box, Cancel, ProcessLimits, ProcessResult, Sandbox
 from .verdict import stage_result, test_status
 from .warmpool import WarmPool
 
 
 @dataclass(frozen=True)
 class PreparedRun:
-    """A request checked against its runtime: what the job needs and nothing else."""
+    """A request checked against its runtime: what the job needs, worked out once."""
 
     runtime: Runtime
     limits: ResolvedLimits
     files: list[tuple[str, bytes]]
     entry: str
+    sources: list[str]  # what a compile is given: the files in the runtime's languages (else the entry)
+    run_limits: ProcessLimits  # what the sandbox enforces on each run (and a member must match)
 
 
 # A compile that ended so is the same next time; limits hit under load may not be.
@@ -90,12 +91,12 @@ class Job:
         """One run of the program: on a prewarmed member when one fits, else in the box."""
         prepared = self.prepared
         if self.runtime.compile is None and self.warm is not None:
-            member = self.warm.take(self.runtime, self.runtime.process_limits(prepared.limits), prepared.entry)
+            member = self.warm.take(self.runtime, prepared.run_limits, prepared.entry)
             if member is not None:
                 process = member.run(prepared.files, prepared.entry, args, stdin, self.cancel)
                 if process is not None:  # None: it had died; run cold
                     return self._verdict(process)
-        return self._stage(self.runtime.run, prepared.limits, stdin, args)
+        return self._stage(self.runtime.run, prepared.limits, prepared.run_limits, stdin, args)
 
     def close(self) -> None:
         if self._box is not None:
@@ -121,8 +122,9 @@ class Job:
 
     def _compile(self, command: Command, limits: ResolvedLimits) -> StageResult:
         """The compile stage, or a cached one: then its artifacts are written instead."""
+        sandbox_limits = self.runtime.process_limits(limits)
         if self.cache is None:
-            return self._stage(command, limits, b"", [])
+            return self._stage(command, limits, sandbox_limits, b"", [])
         runtime, files = self.runtime, self.prepared.files
         argv, env = self._command(command, limits, WORKDIR_MARK)
         key = CompileCache.key([runtime.name, runtime.toolchain_version, argv, env, limits.model_dump()], files)
@@ -130,29 +132,29 @@ class Job:
         if hit is not None:
             self._primed(hit.artifacts)
             return hit.stage.model_copy(update={"cached": True})
-        stage = self._stage(command, limits, b"", [])
-        if stage.status in CACHEABLE and self._box is not None:
+        stage = self._stage(command, limits, sandbox_limits, b"", [])
+        if stage.status in CACHEABLE:
             # Copied now, before any of the learner's code runs: a run cannot change them.
             inputs = {name for name, _ in files}
-            artifacts = (
-                collect_artifacts(self._box.workdir, inputs, self.cache.max_bytes) if stage.status == "ok" else ()
-            )
+            workdir = self._primed().workdir  # the box the compile just ran in
+            artifacts = collect_artifacts(workdir, inputs, self.cache.max_bytes) if stage.status == "ok" else ()
             if artifacts is not None:
                 self.cache.put(key, Compiled(stage, artifacts))
         return stage
 
     def _command(self, command: Command, limits: ResolvedLimits, workdir: str) -> tuple[list[str], dict[str, str]]:
         runtime, prepared = self.runtime, self.prepared
-        sources = [n for n, _ in prepared.files if PurePosixPath(n).suffix in runtime.extensions]
-        argv = runtime.expand(command, prepared.entry, sources or [prepared.entry], workdir, limits.memory_mb)
+        argv = runtime.expand(command, prepared.entry, prepared.sources, workdir, limits.memory_mb)
         return argv, runtime.environment(command, prepared.entry, workdir, limits.memory_mb)
 
-    def _stage(self, command: Command, limits: ResolvedLimits, stdin: bytes, args: list[str]) -> StageResult:
+    def _stage(
+        self, command: Command, limits: ResolvedLimits, sandbox_limits: ProcessLimits, stdin: bytes, args: list[str]
+    ) -> StageResult:
         box = self._primed()
         argv, env = self._command(command, limits, str(box.workdir))
         if command is self.runtime.run:
             argv += args
-        return self._verdict(box.run(argv, env, self.runtime.process_limits(limits), stdin, self.cancel))
+        return self._verdict(box.run(argv, env, sandbox_limits, stdin, self.cancel))
 
     def _verdict(self, process: ProcessResult) -> StageResult:
         if process.cancelled:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from codering_x.engine import RequestError
+from codering_x.errors import RequestError
 from codering_x.models import RunRequest
 
 

@@ -129,7 +129,7 @@ def test_disk_limits_are_listed_and_bounded_by_their_maximum(engine):
     python = engine.catalogue.get("python")
     assert (python.default_limits.disk_mb, python.default_limits.disk_inodes) == (64, 10000)
     assert python.describe()["maximum_limits"]["disk_mb"] == python.maximum_limits.disk_mb
-    from codering_x.engine import RequestError
+    from codering_x.errors import RequestError
 
     with pytest.raises(RequestError, match=r"limits\.disk_mb=100000 is above"):
         engine.run(RunRequest(runtime="python", code="1", limits={"disk_mb": 100000}))

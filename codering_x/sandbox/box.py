@@ -129,7 +129,7 @@ class Box:
             os.close(fd)
         return Spawned(
             pid=pid, pidfd=pidfd, stdin_w=in_w, out_r=out_r, err_r=err_r, status_r=st_r, limits=limits,
-            started=started, counters=counters, container_ooms=container_ooms,
+            spawned_at=started, counters=counters, container_ooms=container_ooms,
             child=zygote is None, helpers=self.sandbox.helpers,
         )  # fmt: skip
 
@@ -148,7 +148,7 @@ class Box:
                 spawned.cpu_before_ms = int(f.read().split()[0]) / 1e6
         except (OSError, ValueError, IndexError):
             return False
-        spawned.started = time.monotonic()
+        spawned.handed_over_at = time.monotonic()
         return True
 
     def finish(self, spawned: Spawned, stdin: bytes = b"", cancel: Cancel | None = None) -> ProcessResult:
@@ -157,12 +157,11 @@ class Box:
         out_r, err_r, st_r = spawned.out_r, spawned.err_r, spawned.status_r
         out, err = Stream(limits.output_bytes), Stream(limits.output_bytes)
         try:
-            handed_over = HelperReport.parse(spawned.status).payload_pid is not None  # a prewarmed one
             sup = supervise(
                 spawned.pidfd, in_w if stdin else None, stdin, out_r, err_r, st_r, out, err,
                 wall_s=limits.wall_time_ms / 1000,
-                started=spawned.started if handed_over else None,
-                setup_deadline=spawned.started + SETUP_TIMEOUT_S,
+                started=spawned.handed_over_at,  # else the clock starts when the payload does
+                setup_deadline=spawned.spawned_at + SETUP_TIMEOUT_S,
                 cancel_fd=cancel.fileno() if cancel is not None else None,
             )  # fmt: skip
             if not stdin:
@@ -175,7 +174,7 @@ class Box:
                     spawned.signal(signal.SIGKILL)
             spawned.status += sup.status
             wstatus = spawned.reap()
-            wall_ms = round((time.monotonic() - (sup.started or time.monotonic())) * 1000)
+            wall_ms = 0 if sup.started is None else round((time.monotonic() - sup.started) * 1000)
             report = HelperReport.parse(spawned.status + read_available(st_r))
             # A usage report means the helper killed and reaped every process of the run
             # before exiting; without one (the helper itself was killed), sweep the uid.
@@ -220,10 +219,9 @@ class Box:
         before = spawned.counters
         after = self.cgroups.counters() if self.cgroups is not None else None
         counted = before is not None and after is not None
-        container_oom = (
-            sig == signal.SIGKILL
-            and spawned.container_ooms is not None
-            and (container_oom_kills() or 0) > spawned.container_ooms
+        ooms_before = spawned.container_ooms
+        container_oom = (  # read only when it could matter: a SIGKILL in a container
+            sig == signal.SIGKILL and ooms_before is not None and (container_oom_kills() or 0) > ooms_before
         )
         return which_limit(
             timed_out=sup.timed_out,

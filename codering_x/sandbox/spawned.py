@@ -22,11 +22,12 @@ class Spawned:
     err_r: int
     status_r: int
     limits: ProcessLimits
-    started: float  # when its run's wall time began (reset by a prewarmed hand-over)
+    spawned_at: float  # bounds the wait for the payload to start (SETUP_TIMEOUT_S)
     counters: object  # the cgroup's counters before the run (None: no cgroup)
     container_ooms: int | None  # the container's OOM kills before the run (None: cgroups count)
     child: bool  # ours to wait for; a zygote's member's helper is the zygote's child
     helpers: set[int]  # the sandbox's set of unreaped helpers
+    handed_over_at: float | None = None  # a prewarmed one's run began here: its wall clock's start
     status: bytes = b""  # read from the status pipe before `finish`
     cpu_before_ms: float = 0.0  # CPU spent before the run was handed over (prewarm)
 
