@@ -13,11 +13,14 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def measure(fn: Callable[[], object], runs: int, warmup: int = 3) -> list[float]:
+def measure(fn: Callable[[], object], runs: int, warmup: int = 3, pause_s: float = 0.0) -> list[float]:
+    """`runs` timed calls after `warmup` untimed ones; `pause_s`: an untimed wait before each
+    (a learner's pace, rather than requests back to back)."""
     for _ in range(warmup):
         fn()
     samples = []
     for _ in range(runs):
+        time.sleep(pause_s)
         start = time.perf_counter()
         fn()
         samples.append((time.perf_counter() - start) * 1000)
@@ -44,7 +47,8 @@ def versions() -> dict[str, str]:
         try:
             env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}  # the sandbox's toolchains
             out = subprocess.run(argv, capture_output=True, text=True, timeout=20, env=env)
-            found[name] = (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr) else "?"
+            text = (out.stdout or out.stderr).strip()
+            found[name] = text.splitlines()[0] if text else "?"
         except (OSError, subprocess.TimeoutExpired):
             found[name] = "absent"
     return found

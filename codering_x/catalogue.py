@@ -15,6 +15,7 @@ import shutil
 import subprocess
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,7 +26,10 @@ from .sandbox import ProcessLimits
 
 # The only PATH a sandboxed process sees, and where toolchains are looked up.
 SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
-PREWARM_DIR = Path(__file__).with_name("prewarm")  # the bootstraps, one per prewarmed runtime
+PREWARM_DIR = Path(__file__).with_name("prewarm")  # the bootstraps
+BOOTSTRAP_FILE = "codering-{0}"  # {bootstrap_file}: its name in a member's box
+Stage = Literal["compile", "run"]
+WORKDIR_MARK = "/box"  # any box's path, where one is compared with another's (a cache key, an environment)
 RUNTIMES_DIR = Path(os.environ.get("CODERING_RUNTIMES_DIR", REPO_ROOT / "runtimes"))
 
 # Disk: a learner's program needs little; a compile's temporaries and artifacts need more.
@@ -47,15 +51,27 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Command(_Model):
-    argv: list[str] = Field(min_length=1)
-    env: dict[str, str] = Field(default_factory=dict)
+class Prewarm(_Model):
+    """A stage's bootstrap: started before its request, it waits on stdin for it. A stage
+    without one is still prewarmed: its sandbox is set up ahead and execs the stage's argv."""
 
-
-class Prewarm(Command):
+    bootstrap: str = Field(description="its source: codering_x/prewarm/<bootstrap>")
+    argv: list[str] = Field(
+        min_length=1, description="starts it: {bootstrap} is its source, {bootstrap_file} that source as a file"
+    )
     zygote: bool = Field(
         default=False, description="the bootstrap can fork members ('--zygote'): one start, then a fork per member"
     )
+    receives: Literal["entry", "argv"] = Field(
+        default="entry",
+        description="what it is handed: the entry and the arguments (an interpreter), or the stage's argv",
+    )
+
+
+class Command(_Model):
+    argv: list[str] = Field(min_length=1)
+    env: dict[str, str] = Field(default_factory=dict)
+    prewarm: Prewarm | None = Field(default=None, description="a bootstrap that waits for this stage's request")
 
 
 class VersionProbe(_Model):
@@ -112,10 +128,6 @@ class Runtime(_Model):
     version: VersionProbe
     compile: Command | None = None
     run: Command
-    prewarm: Prewarm | None = Field(
-        default=None,
-        description="starts codering_x/prewarm/<name>.* ({bootstrap}), which waits on stdin for its run",
-    )
     env: dict[str, str] = Field(default_factory=dict)
     memory: MemoryPolicy = Field(default_factory=MemoryPolicy)
     limits: LimitOverrides = Field(default_factory=LimitOverrides)
@@ -168,18 +180,17 @@ class Runtime(_Model):
         match = re.search(self.version.pattern, proc.stdout + proc.stderr)
         return match.group(1) if match else "unknown"
 
-    @cached_property
-    def bootstrap(self) -> str:
-        """The prewarm bootstrap's source: passed on the command line, never put on disk
-        where the learner's program could see it."""
-        (path,) = PREWARM_DIR.glob(f"{self.name}.*")
-        return path.read_text()
+    def stage(self, name: Stage) -> Command | None:
+        return self.compile if name == "compile" else self.run
 
-    def expand(self, command: Command, entry: str, sources: list[str], workdir: str, memory_mb: int) -> list[str]:
+    def expand(
+        self, command: Command | Prewarm, entry: str, sources: list[str], workdir: str, memory_mb: int
+    ) -> list[str]:
         """Fill a command's argv: each placeholder fills a whole element, or {sources} several."""
         values = self._values(entry, workdir, memory_mb)
-        if command is self.prewarm:
-            values["bootstrap"] = self.bootstrap
+        if isinstance(command, Prewarm):
+            values["bootstrap"] = bootstrap_source(command.bootstrap)
+            values["bootstrap_file"] = BOOTSTRAP_FILE.format(command.bootstrap)
         argv: list[str] = []
         for arg in command.argv:
             if arg == "{sources}":
@@ -218,6 +229,14 @@ class Runtime(_Model):
             "default_limits": self.default_limits.model_dump(),
             "maximum_limits": self.maximum_limits.model_dump(),
         }
+
+
+@functools.cache
+def bootstrap_source(name: str) -> str:
+    """A prewarm bootstrap's source, passed on its command line where it can be (never on
+    disk where a learner's program could see it), else as {bootstrap_file}: a file in the
+    member's box that the bootstrap deletes as it starts, before any request reaches it."""
+    return (PREWARM_DIR / name).read_text()
 
 
 @functools.cache

@@ -27,8 +27,6 @@ from pathlib import Path
 
 from .models import StageResult
 
-WORKDIR_MARK = "/box"  # the box's path in a key: every box has its own, the compile is the same
-
 
 @dataclass(frozen=True)
 class Artifact:

@@ -14,10 +14,10 @@ from .compile_cache import CompileCache
 from .errors import RequestError
 from .job import Job, PreparedRun
 from .models import MAX_TOTAL_BYTES, RunRequest, RunResult
-from .sandbox import Cancel, Sandbox
+from .sandbox import Cancel, ProcessLimits, Sandbox
 from .selftest import SelfTestResult, run_self_test
 from .settings import WorkerSettings
-from .warmpool import WarmPool
+from .warmpool import Slot, WarmPool
 
 
 class Engine:
@@ -30,8 +30,8 @@ class Engine:
         runtimes: list[str] | None = None,
         compile_cache_mb: int = 0,
     ) -> None:
-        """`prewarm`: members kept started for each runtime that has a bootstrap (of
-        `runtimes`, or every available one); 0 starts every run cold. `compile_cache_mb`:
+        """`prewarm`: members kept started for each stage of each runtime (of `runtimes`, or
+        every available one); 0 starts every stage cold. `compile_cache_mb`:
         the compile cache's bound; 0: every compile runs."""
         self.catalogue = catalogue
         self.sandbox = sandbox
@@ -41,9 +41,9 @@ class Engine:
             self.self_test.raise_if_failed()
         self.warm: WarmPool | None = None
         if prewarm > 0:
-            names = runtimes or list(catalogue.runtimes)
-            warmable = [r for r in map(catalogue.get, names) if r.prewarm and r.available]
-            limits = {r.name: r.process_limits(r.default_limits) for r in warmable}
+            available = [r for r in map(catalogue.get, runtimes or list(catalogue.runtimes)) if r.available]
+            limits: dict[Slot, ProcessLimits] = {(r.name, "run"): r.process_limits(r.default_limits) for r in available}
+            limits |= {(r.name, "compile"): r.process_limits(r.compile_limits) for r in available if r.compile}
             if limits:
                 self.warm = WarmPool(sandbox, catalogue, prewarm, limits)
 

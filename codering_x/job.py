@@ -12,13 +12,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from .catalogue import Command, Runtime
-from .compile_cache import WORKDIR_MARK, Artifact, CompileCache, Compiled, collect_artifacts
+from .catalogue import WORKDIR_MARK, Command, Runtime, Stage
+from .compile_cache import Artifact, CompileCache, Compiled, collect_artifacts
 from .errors import Cancelled
 from .models import Meta, ResolvedLimits, RunRequest, RunResult, RuntimeInfo, StageResult, TestResult
 from .sandbox import Box, Cancel, ProcessLimits, ProcessResult, Sandbox
 from .verdict import stage_result, test_status
-from .warmpool import WarmPool
+from .warmpool import Slot, WarmPool
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,10 @@ class Job:
         self.sandbox, self.warm, self.cache, self.prepared, self.cancel = sandbox, warm, cache, prepared, cancel
         self.runtime = prepared.runtime
         self._box: Box | None = None
+        # What the compile made, copied out (from a member, the cache, or the box): a run
+        # may take place in any box. None: it lives only in this request's box.
+        self._artifacts: tuple[Artifact, ...] | None = ()
+        self._taken: list[Slot] = []  # the pool replaces them when this job ends
 
     def execute(self, request: RunRequest) -> RunResult:
         """Compile once (if the runtime compiles), then run once or once per test."""
@@ -89,19 +93,20 @@ class Job:
 
     def run(self, stdin: bytes, args: list[str]) -> StageResult:
         """One run of the program: on a prewarmed member when one fits, else in the box."""
-        prepared = self.prepared
-        if self.runtime.compile is None and self.warm is not None:
-            member = self.warm.take(self.runtime, prepared.run_limits, prepared.entry)
-            if member is not None:
-                process = member.run(prepared.files, prepared.entry, args, stdin, self.cancel)
-                if process is not None:  # None: it had died; run cold
-                    return self._verdict(process)
-        return self._stage(self.runtime.run, prepared.limits, prepared.run_limits, stdin, args)
+        prepared, runtime = self.prepared, self.runtime
+        if self._artifacts is not None:  # the compile's output (if any) can go to another box
+            process = self._on_member("run", runtime.run, prepared.limits, prepared.run_limits, stdin, args)
+            if process is not None:
+                return self._verdict(process)
+        return self._stage(runtime.run, prepared.limits, prepared.run_limits, stdin, args)
 
     def close(self) -> None:
         if self._box is not None:
             self._box.retire()
             self._box = None
+        if self.warm is not None and self._taken:
+            self.warm.refill(self._taken)
+            self._taken = []
 
     def __enter__(self) -> Job:
         return self
@@ -109,38 +114,79 @@ class Job:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _primed(self, artifacts: tuple[Artifact, ...] = ()) -> Box:
-        """The request's own box, made and its files written on first need (with a cached
-        compile's artifacts, when the compile is skipped)."""
+    def _primed(self) -> Box:
+        """The request's own box, made and its files (and the compile's artifacts, when it
+        ran elsewhere) written on first need."""
         if self._box is None:
             self._box = self.sandbox.box()
-            for name, data in self.prepared.files:
-                self._box.write_file(name, data)
-            for artifact in artifacts:
-                self._box.write_file(artifact.name, artifact.data, artifact.mode)
+            for name, data, mode in self._files():
+                self._box.write_file(name, data, mode)
         return self._box
+
+    def _files(self) -> list[tuple[str, bytes, int]]:
+        artifacts = [(a.name, a.data, a.mode) for a in self._artifacts or ()]
+        return [(name, data, 0o644) for name, data in self.prepared.files] + artifacts
 
     def _compile(self, command: Command, limits: ResolvedLimits) -> StageResult:
         """The compile stage, or a cached one: then its artifacts are written instead."""
-        sandbox_limits = self.runtime.process_limits(limits)
-        if self.cache is None:
-            return self._stage(command, limits, sandbox_limits, b"", [])
-        runtime, files = self.runtime, self.prepared.files
-        argv, env = self._command(command, limits, WORKDIR_MARK)
-        key = CompileCache.key([runtime.name, runtime.toolchain_version, argv, env, limits.model_dump()], files)
-        hit = self.cache.get(key)
-        if hit is not None:
-            self._primed(hit.artifacts)
-            return hit.stage.model_copy(update={"cached": True})
-        stage = self._stage(command, limits, sandbox_limits, b"", [])
-        if stage.status in CACHEABLE:
-            # Copied now, before any of the learner's code runs: a run cannot change them.
-            inputs = {name for name, _ in files}
-            workdir = self._primed().workdir  # the box the compile just ran in
-            artifacts = collect_artifacts(workdir, inputs, self.cache.max_bytes) if stage.status == "ok" else ()
-            if artifacts is not None:
-                self.cache.put(key, Compiled(stage, artifacts))
+        key = None
+        if self.cache is not None:
+            runtime, files = self.runtime, self.prepared.files
+            argv, env = self._command(command, limits, WORKDIR_MARK)
+            key = CompileCache.key([runtime.name, runtime.toolchain_version, argv, env, limits.model_dump()], files)
+            hit = self.cache.get(key)
+            if hit is not None:
+                self._artifacts = hit.artifacts
+                return hit.stage.model_copy(update={"cached": True})
+        stage = self._compile_now(command, limits)
+        if key is not None and self.cache is not None and stage.status in CACHEABLE and self._artifacts is not None:
+            self.cache.put(key, Compiled(stage, self._artifacts))
         return stage
+
+    def _compile_now(self, command: Command, limits: ResolvedLimits) -> StageResult:
+        """Compile on a prewarmed member, else in the request's box. What the compile made
+        is copied out at once, before any of the learner's code runs (a run cannot change
+        it): for the cache, and for a run in another box. `_artifacts` None: too large to
+        copy, it stays in the request's box, and the runs happen there."""
+        sandbox_limits = self.runtime.process_limits(limits)
+        max_bytes = self.cache.max_bytes if self.cache is not None else sandbox_limits.disk_bytes
+        inputs = {name for name, _ in self.prepared.files}
+        process = self._on_member("compile", command, limits, sandbox_limits, b"", [], inputs, max_bytes)
+        if process is not None and self._artifacts is not None:
+            return self._verdict(process)
+        stage = self._stage(command, limits, sandbox_limits, b"", [])
+        self._artifacts = collect_artifacts(self._primed().workdir, inputs, max_bytes) if stage.status == "ok" else ()
+        return stage
+
+    def _on_member(
+        self,
+        stage: Stage,
+        command: Command,
+        limits: ResolvedLimits,
+        sandbox_limits: ProcessLimits,
+        stdin: bytes,
+        args: list[str],
+        collect: set[str] | None = None,
+        max_bytes: int = 0,
+    ) -> ProcessResult | None:
+        """Run a stage on a prewarmed member, if one fits and is alive; None: run it cold.
+        `collect`: a compile, whose artifacts (every file but these inputs) are copied out."""
+        if self.warm is None:
+            return None
+        member = self.warm.take(self.runtime, stage, sandbox_limits, self.prepared.entry)
+        if member is None:
+            return None
+        self._taken.append(member.slot)
+        with member:
+            if member.receives == "entry":
+                fields = [self.prepared.entry, *args]
+            else:
+                fields = self._command(command, limits, str(member.box.workdir))[0] + args
+            process = member.run(self._files(), fields, stdin, self.cancel)
+            if process is not None and collect is not None:
+                ok = process.exit_code == 0 and process.limit is None and not process.error
+                self._artifacts = collect_artifacts(member.box.workdir, collect, max_bytes) if ok else ()
+            return process
 
     def _command(self, command: Command, limits: ResolvedLimits, workdir: str) -> tuple[list[str], dict[str, str]]:
         runtime, prepared = self.runtime, self.prepared

@@ -25,15 +25,30 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class HedgeConfig(_Section):
-    fanout: int = Field(2, ge=1, le=4, description="workers each request is sent to")
+COMPILED_RUNTIMES = ("c", "cpp", "go", "java", "rust")
+
+
+class HedgePolicy(_Section):
+    """When a request's second send goes out: at once (the default), or after a wait."""
+
     delay_ms: int = Field(0, ge=0, description="wait before the second send (at least); 0 sends to both at once")
     delay_quantile: float | None = Field(
-        0.9,
+        None,
         gt=0,
         lt=1,
         description="hedge once a request has taken this quantile of its runtime's recent answer times "
         "(at least delay_ms); null: always after delay_ms",
+    )
+
+
+class HedgeConfig(HedgePolicy):
+    fanout: int = Field(2, ge=1, le=4, description="workers each request is sent to")
+    runtimes: dict[str, HedgePolicy] = Field(
+        # The compiled runtimes at their p90: a compile costs tens to hundreds of ms of CPU
+        # (a warm javac member, a second to replace), and two of each per request made every
+        # one of them slower on 2 cores than one and a late hedge (docs/benchmarks.md).
+        default_factory=lambda: {name: HedgePolicy(delay_quantile=0.9) for name in COMPILED_RUNTIMES},
+        description="a runtime's own delay_ms and delay_quantile, in place of the above",
     )
     idle_only: bool = Field(
         True, description="send the second copy only to a worker with nothing in flight (under load: once)"

@@ -52,14 +52,16 @@ class Hedger:
         self._answer_times: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=RECENT_ANSWERS))
 
     def hedge_delay(self, runtime: str) -> float:
-        """Seconds before the second send. A hedge sent at once doubles every run's cost; sent
-        at the runtime's p90 it costs a tenth of that and still rescues the slow tail."""
-        delay = self.config.delay_ms / 1000
+        """Seconds before the second send, by the runtime's policy (else the default). Sent at
+        once (the default), the faster of two idle workers answers every request; sent at the
+        runtime's p90, a hedge costs a tenth of that and still rescues the slow tail."""
+        policy = self.config.runtimes.get(runtime, self.config)
+        delay = policy.delay_ms / 1000
         recent = self._answer_times[runtime]
-        if self.config.delay_quantile is None or len(recent) < MIN_ANSWERS:
+        if policy.delay_quantile is None or len(recent) < MIN_ANSWERS:
             return delay
         ordered = sorted(recent)
-        return max(delay, ordered[int(self.config.delay_quantile * (len(ordered) - 1))])
+        return max(delay, ordered[int(policy.delay_quantile * (len(ordered) - 1))])
 
     async def dispatch(self, runtime: str, body: bytes, request_id: str) -> Outcome:
         started = time.monotonic()
@@ -177,7 +179,9 @@ class Hedger:
         if status != 200 and not isinstance(payload.get("error"), dict):
             raise WorkerFailed(f"HTTP {status} without an error body")
         if status == 200 and payload.get("status") == "internal_error":
-            raise WorkerFailed("the worker reported an internal error")
+            stages = [payload.get(name) for name in ("compile", "run")]
+            why = "; ".join(str(s["message"]) for s in stages if isinstance(s, dict) and s.get("message"))
+            raise WorkerFailed(f"the worker reported an internal error: {why or 'no message'}")
         return status, payload
 
 

@@ -82,15 +82,16 @@ class Box:
 
     def spawn(
         self,
-        argv: list[str],
+        argv: list[str] | None,
         env: dict[str, str],
         limits: ProcessLimits,
         prewarmed: bool = False,
         zygote: Zygote | None = None,
     ) -> Spawned | ProcessResult:
         """Start one confined process; `finish` feeds it and collects its result.
-        `prewarmed`: it runs our bootstrap until `hand_over`, so files may still be written.
-        With a `zygote`, the process is a fork of it (`argv` is then unused) instead of an exec."""
+        `prewarmed`: it runs our bootstrap until `hand_over`, so files may still be written;
+        with `argv` None it waits, confined, for the argv it then execs (`sbexec -A`). With a
+        `zygote`, the process is a fork of it (`argv` is then unused) instead of an exec."""
         self._ran = not prewarmed
         counters = None
         container_ooms = container_oom_kills() if self.cgroups is None else None
@@ -144,8 +145,7 @@ class Box:
         if payload is None or spawned.exited() or report.failure or report.finished:
             return False
         try:
-            with open(f"/proc/{payload}/schedstat") as f:  # ns on CPU: the bootstrap's start
-                spawned.cpu_before_ms = int(f.read().split()[0]) / 1e6
+            spawned.cpu_before_ms = cpu_time_ms(payload)  # the bootstrap's start: not the run's
         except (OSError, ValueError, IndexError):
             return False
         spawned.handed_over_at = time.monotonic()
@@ -246,7 +246,7 @@ class Box:
                 os.close(fd)
         self._dirty = True  # the helper's own sweep is not awaited: sweep on close
 
-    def _helper_argv(self, argv: list[str], limits: ProcessLimits) -> list[str]:
+    def _helper_argv(self, argv: list[str] | None, limits: ProcessLimits) -> list[str]:
         sb = self.sandbox
         cpu_s = max(1, math.ceil(limits.cpu_time_ms / 1000))
         rl = {
@@ -275,8 +275,8 @@ class Box:
                 args += ["-R", path]
             for path in sb.writable_files:
                 args += ["-W", path]
-        args += ["-s", str(sb.seccomp_path), "--", *argv]
-        return args
+        args += ["-s", str(sb.seccomp_path)]
+        return [*args, "-A"] if argv is None else [*args, "--", *argv]
 
     # -- teardown ----------------------------------------------------------------------
     def kill_all(self, timeout: float = 2.0) -> bool:
@@ -316,6 +316,17 @@ class Box:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def cpu_time_ms(pid: int) -> float:
+    """A process's CPU time so far: to the nanosecond for one thread (schedstat), else to
+    the clock tick (stat: it counts every thread, those that ended too)."""
+    if len(os.listdir(f"/proc/{pid}/task")) == 1:
+        with open(f"/proc/{pid}/schedstat") as f:
+            return int(f.read().split()[0]) / 1e6
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def kill_uid(helper: Path, uid: int) -> None:

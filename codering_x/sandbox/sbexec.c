@@ -18,6 +18,9 @@
  *   -L ABI               apply Landlock at this ABI (0 = off)
  *   -s FILE              load this raw seccomp BPF program (sock_filter array)
  *   -K                   kill mode: after dropping to UID, kill(-1, SIGKILL) and exit
+ *   -A                   argv on stdin: the confined child waits for the payload's argv
+ *                        ("<length>\n", then the arguments joined by NUL) and execs it then.
+ *                        A prewarmed sandbox: all of the above is done before its run comes.
  * Once it has dropped to the uid, sbexec forks: the child confines itself (no_new_privs,
  * Landlock, seccomp) and execs the payload, and sbexec, outside that confinement so
  * the payload cannot signal it, (a subreaper)
@@ -159,6 +162,35 @@ static struct sock_fprog read_seccomp(const char *path) {
     return (struct sock_fprog){(unsigned short)(n / (ssize_t)sizeof(struct sock_filter)), prog};
 }
 
+/* -A: the payload's argv, read from stdin byte-exact (what follows is the payload's stdin). */
+static char **read_argv(void) {
+    size_t length = 0;
+    for (int digits = 0;; digits++) {
+        char c;
+        if (read(0, &c, 1) != 1) _exit(111); /* no run came: the worker dropped us */
+        if (c == '\n' && digits > 0) break;
+        if (c < '0' || c > '9' || digits >= 9) { errno = EINVAL; die("argv header"); }
+        length = length * 10 + (size_t)(c - '0');
+    }
+    char *data = malloc(length + 1);
+    if (!data) die("malloc");
+    for (size_t got = 0; got < length;) {
+        ssize_t n = read(0, data + got, length - got);
+        if (n <= 0) _exit(111);
+        got += (size_t)n;
+    }
+    data[length] = '\0';
+    size_t count = 1;
+    for (size_t i = 0; i < length; i++) count += data[i] == '\0';
+    char **args = calloc(count + 1, sizeof *args);
+    if (!args) die("malloc");
+    args[0] = data;
+    for (size_t i = 0, k = 1; i < length; i++)
+        if (data[i] == '\0') args[k++] = data + i + 1;
+    if (args[0][0] != '/') { errno = EINVAL; die("an absolute program path is required"); }
+    return args;
+}
+
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
 #endif
@@ -186,11 +218,11 @@ static int sbexec_run(int argc, char **argv, int library) {
     if (library) signal(SIGCHLD, SIG_DFL); /* a zygote ignores it; we must wait for the payload */
     if (fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC) == 0) status_fd = STATUS_FD;
     long uid = -1, gid = -1;
-    int kill_mode = 0, landlock_abi = 0;
+    int kill_mode = 0, landlock_abi = 0, argv_on_stdin = 0;
     const char *workdir = NULL, *seccomp_path = NULL, *oom_adj = NULL;
     char *read_paths[MAX_LIST], *file_paths[MAX_LIST], *cgroups[MAX_LIST];
     int n_read = 0, n_files = 0, n_cgroups = 0, opt;
-    while ((opt = getopt(argc, argv, "+u:g:r:o:c:d:R:W:L:s:IK")) != -1) {
+    while ((opt = getopt(argc, argv, "+u:g:r:o:c:d:R:W:L:s:KA")) != -1) {
         switch (opt) {
         case 'u': uid = strtol(optarg, NULL, 10); break;
         case 'g': gid = strtol(optarg, NULL, 10); break;
@@ -203,6 +235,7 @@ static int sbexec_run(int argc, char **argv, int library) {
         case 'L': landlock_abi = atoi(optarg); break;
         case 's': seccomp_path = optarg; break;
         case 'K': kill_mode = 1; break;
+        case 'A': argv_on_stdin = 1; break;
         default: errno = EINVAL; die("usage");
         }
     }
@@ -212,7 +245,7 @@ static int sbexec_run(int argc, char **argv, int library) {
         kill(-1, SIGKILL); /* every process of this uid but us; ESRCH when none is left */
         _exit(0);
     }
-    if (!library && (optind >= argc || argv[optind][0] != '/')) {
+    if (!library && !argv_on_stdin && (optind >= argc || argv[optind][0] != '/')) {
         errno = EINVAL;
         die("an absolute program path is required");
     }
@@ -250,8 +283,9 @@ static int sbexec_run(int argc, char **argv, int library) {
             populate_private_memory();
             return 0;
         }
-        execv(argv[optind], &argv[optind]);
-        die(argv[optind]);
+        char **payload = argv_on_stdin ? read_argv() : &argv[optind];
+        execv(payload[0], payload);
+        die(payload[0]);
     }
     if (status_fd >= 0) {
         char msg[32];

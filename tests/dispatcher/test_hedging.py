@@ -115,13 +115,38 @@ def test_the_losers_sandbox_process_is_gone_within_a_second(procs):
     assert not left, f"the loser's run is still alive: {left}"
 
 
-def test_the_hedge_waits_for_the_runtimes_p90_and_still_rescues_the_slow(procs):
-    """Once the dispatcher has seen a runtime's answer times, a request goes out once and is
-    hedged only when it runs slower than most: the stalled ones are answered by the other."""
+def test_by_default_both_idle_workers_get_every_request_at_once(procs):
+    """The design's default: two sends at once; a stalled worker never makes a learner wait."""
     slow, fast = procs.worker(name="python-s", fault="stall:1000:3"), procs.worker(name="python-f")
     dispatcher = procs.dispatcher([slow, fast])
+    answers = [call(dispatcher.url, body=HELLO)[1] for _ in range(12)]
+    assert all(a["status"] == "ok" for a in answers)
+    # No wait for a quantile: each goes to both, unless the stalled one is still busy (idle_only).
+    assert sum(a["meta"]["attempts"] == 2 for a in answers) >= len(answers) // 2
+    assert all(a["meta"]["elapsed_ms"] < 1000 for a in answers)
+
+
+def test_a_runtime_may_hedge_at_its_p90_and_still_rescue_the_slow(procs):
+    """With the adaptive policy for python (the others keep the default), once the dispatcher
+    has seen python's answer times, a request goes out once and is hedged only when it runs
+    slower than most: the stalled ones are answered by the other."""
+    slow, fast = procs.worker(name="python-s", fault="stall:1000:3"), procs.worker(name="python-f")
+    dispatcher = procs.dispatcher([slow, fast], hedge={"runtimes": {"python": {"delay_quantile": 0.9}}})
     answers = [call(dispatcher.url, body=HELLO)[1] for _ in range(60)]
     assert all(a["status"] == "ok" for a in answers)
     later = answers[30:]  # past the 20 answers the adaptive delay needs
     assert sum(a["meta"]["attempts"] == 1 for a in later) >= len(later) // 2  # most go out once
     assert all(a["meta"]["elapsed_ms"] < 1000 for a in later)  # no one waited out a stall
+
+
+def test_by_default_a_compiled_runtime_hedges_at_its_p90(procs):
+    """The shipped per-runtime policy: c goes to both workers at once only until the
+    dispatcher has seen 20 of its answers, then once, hedged at its p90."""
+    workers = [procs.worker("c", name=f"c-{i}") for i in (1, 2)]
+    dispatcher = procs.dispatcher(workers)
+    body = {"runtime": "c", "code": '#include <stdio.h>\nint main(void) { puts("hi"); return 0; }\n'}
+    answers = [call(dispatcher.url, body=body)[1] for _ in range(32)]
+    assert all(a["status"] == "ok" and a["run"]["stdout"] == "hi\n" for a in answers), answers
+    assert answers[0]["meta"]["attempts"] == 2  # nothing seen yet: at once
+    later = answers[22:]
+    assert sum(a["meta"]["attempts"] == 1 for a in later) >= len(later) // 2
