@@ -29,9 +29,11 @@ class Engine:
         prewarm: int = 0,
         runtimes: list[str] | None = None,
         compile_cache_mb: int = 0,
+        prewarm_stages: int | None = None,
     ) -> None:
-        """`prewarm`: members kept started for each stage of each runtime (of `runtimes`, or
-        every available one); 0 starts every stage cold. `compile_cache_mb`:
+        """`prewarm`: members kept started for each interpreter's run (of `runtimes`, or every
+        available one), `prewarm_stages` (default: as many) for every other stage; 0 starts
+        those stages cold. `compile_cache_mb`:
         the compile cache's bound; 0: every compile runs."""
         self.catalogue = catalogue
         self.sandbox = sandbox
@@ -44,8 +46,11 @@ class Engine:
             available = [r for r in map(catalogue.get, runtimes or list(catalogue.runtimes)) if r.available]
             limits: dict[Slot, ProcessLimits] = {(r.name, "run"): r.process_limits(r.default_limits) for r in available}
             limits |= {(r.name, "compile"): r.process_limits(r.compile_limits) for r in available if r.compile}
-            if limits:
-                self.warm = WarmPool(sandbox, catalogue, prewarm, limits)
+            others = prewarm if prewarm_stages is None else prewarm_stages
+            sizes = {slot: prewarm if _interpreter(catalogue, slot) else others for slot in limits}
+            sizes = {slot: size for slot, size in sizes.items() if size > 0}
+            if sizes:
+                self.warm = WarmPool(sandbox, catalogue, sizes, {slot: limits[slot] for slot in sizes})
 
     @classmethod
     def create(
@@ -55,6 +60,7 @@ class Engine:
         catalogue: Catalogue | None = None,
         self_test: bool = True,
         prewarm: int = 0,
+        prewarm_stages: int | None = None,
         runtimes: list[str] | None = None,
     ) -> Engine:
         """An engine on this host's sandbox, configured by `settings` (else the environment):
@@ -62,7 +68,7 @@ class Engine:
         settings = settings or WorkerSettings()
         return cls(
             catalogue or Catalogue.load(), Sandbox.create(settings), self_test=self_test, prewarm=prewarm,
-            runtimes=runtimes, compile_cache_mb=settings.compile_cache_mb,
+            runtimes=runtimes, compile_cache_mb=settings.compile_cache_mb, prewarm_stages=prewarm_stages,
         )  # fmt: skip
 
     def close(self) -> None:
@@ -106,3 +112,9 @@ class Engine:
         """Run a request to its result; raise Cancelled if `cancel` fires first."""
         with Job(self.sandbox, self.warm, self.compile_cache, self.prepare(request), cancel) as job:
             return job.execute(request)
+
+
+def _interpreter(catalogue: Catalogue, slot: Slot) -> bool:
+    """Is this slot an interpreter's run, whose member spares the interpreter's start?"""
+    command = catalogue.get(slot[0]).stage(slot[1])
+    return command is not None and command.prewarm is not None and command.prewarm.receives == "entry"

@@ -36,7 +36,10 @@ def init_context(context: Any, settings: WorkerSettings | None = None) -> None:
     runtime = catalogue.get(settings.runtime)
     if not runtime.available:
         raise RuntimeError(f"runtime {runtime.name}: missing {', '.join(runtime.missing_tools)}")
-    engine = Engine.create(settings, catalogue=catalogue, prewarm=settings.prewarm_members, runtimes=[runtime.name])
+    engine = Engine.create(
+        settings, catalogue=catalogue, prewarm=settings.prewarm_members, prewarm_stages=settings.prewarm,
+        runtimes=[runtime.name],
+    )  # fmt: skip
     context.user_data.engine = engine
     context.user_data.runtime = runtime
     context.logger.info_with(

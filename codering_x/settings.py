@@ -20,7 +20,9 @@ class WorkerSettings(BaseSettings):
 
     runtime: str | None = Field(None, description="the one runtime this worker serves")
     concurrency: int = Field(1, ge=1, description="runs at once (1 per Nuclio wrapper process)")
-    prewarm: int = Field(2, ge=0, description="prewarmed members per run slot; 0: every run starts cold")
+    prewarm: int = Field(
+        2, ge=0, description="prewarmed interpreters per run slot, and members of each other stage; 0: all cold"
+    )
     sandbox_root: Path | None = Field(None, description="boxes, uid locks, the filter (default /run/codering-x)")
     uid_base: int = Field(60000, ge=1000, description="the first of the sandbox's uids")
     uid_count: int = Field(256, ge=1, le=65536)
@@ -32,5 +34,7 @@ class WorkerSettings(BaseSettings):
 
     @property
     def prewarm_members(self) -> int:
-        """Members per prewarmed runtime: enough for every slot to find one."""
+        """Members per interpreter: enough for every run slot to find one. (A compile's or a
+        compiled program's member saves less, a few to tens of ms, and holds a uid and, for
+        javac, a JVM: `prewarm` of each per worker.)"""
         return self.prewarm * self.concurrency

@@ -91,11 +91,13 @@ class Member:
 
 
 class WarmPool:
-    def __init__(self, sandbox: Sandbox, catalogue: Catalogue, size: int, limits: dict[Slot, ProcessLimits]) -> None:
-        """`size` members for each slot of `limits` ((runtime, stage) → the limits its
+    def __init__(
+        self, sandbox: Sandbox, catalogue: Catalogue, sizes: dict[Slot, int], limits: dict[Slot, ProcessLimits]
+    ) -> None:
+        """`sizes[slot]` members for each slot of `limits` ((runtime, stage) → the limits its
         members are confined with: a request with other limits starts that stage cold)."""
         self.sandbox = sandbox
-        self.size = size
+        self.sizes = sizes
         self.limits = limits
         self.runtimes: dict[str, Runtime] = {name: catalogue.get(name) for name, _ in limits}
         self.members: dict[Slot, deque[Member]] = {slot: deque() for slot in limits}
@@ -175,7 +177,7 @@ class WarmPool:
             self._wake.clear()
             for slot in self.members:
                 self._expire(slot)
-                while not self._closed and self._count(slot) < self.size:
+                while not self._closed and self._count(slot) < self.sizes[slot]:
                     if time.monotonic() - self._failed_at < RETRY_S:
                         break  # a spawn just failed: do not spin on it
                     member = self._spawn(slot)

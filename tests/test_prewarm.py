@@ -67,7 +67,7 @@ def wait_for_members(engine: Engine, runtime: str) -> None:
     """Until the runtime's slots are full (refills run in the background)."""
     deadline = time.monotonic() + 60
     slots = [(runtime, "compile"), (runtime, "run")] if engine.catalogue.get(runtime).compile else [(runtime, "run")]
-    while any(engine.warm.ready()[slot] < engine.warm.size for slot in slots):
+    while any(engine.warm.ready()[slot] < engine.warm.sizes[slot] for slot in slots):
         assert time.monotonic() < deadline, "the pool did not fill"
         time.sleep(0.02)
 

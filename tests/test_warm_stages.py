@@ -237,7 +237,8 @@ def test_an_exec_member_starts_the_program_as_a_cold_start_does(
 
 def test_a_dropped_member_leaves_nothing(engine: Engine):
     """A member that never got its request (the pool closed) ends, and its box goes."""
-    pool = WarmPool(engine.sandbox, engine.catalogue, 1, {("c", "run"): engine.warm.limits[("c", "run")]})
+    slot = ("c", "run")
+    pool = WarmPool(engine.sandbox, engine.catalogue, {slot: 1}, {slot: engine.warm.limits[slot]})
     try:
         deadline = time.monotonic() + 30
         while pool.ready()[("c", "run")] < 1:
@@ -248,3 +249,15 @@ def test_a_dropped_member_leaves_nothing(engine: Engine):
     finally:
         pool.close()
     assert payload is not None and not os.path.exists(f"/proc/{payload}") and not workdir.exists()
+
+
+def test_interpreters_get_a_member_per_run_slot_and_other_stages_fewer(engine: Engine):
+    """A worker with 4 run slots: 4 x prewarm python members, but `prewarm` of each other
+    stage (a uid and, for javac, a JVM each: they save less than an interpreter's start)."""
+    sized = Engine(engine.catalogue, engine.sandbox, self_test=False, prewarm=8, prewarm_stages=2,
+                   runtimes=["python", "c"])  # fmt: skip
+    try:
+        assert sized.warm is not None
+        assert sized.warm.sizes == {("python", "run"): 8, ("c", "run"): 2, ("c", "compile"): 2}
+    finally:
+        sized.warm.close()
