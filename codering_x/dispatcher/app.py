@@ -15,6 +15,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
+from ..interactive import asyncapi_document
 from ..models import ErrorResponse, RunRequest, validation_details
 from .config import Settings
 from .health import HealthChecker
@@ -85,6 +86,7 @@ class Dispatcher:
         app.router.add_get("/readyz", self.readyz)
         app.router.add_get("/metrics", self.metrics_text)
         app.router.add_get("/openapi.json", self.openapi_json)
+        app.router.add_get("/asyncapi.json", self.asyncapi_json)
         return app
 
     # -- middlewares -------------------------------------------------------------------
@@ -206,3 +208,7 @@ class Dispatcher:
 
     async def openapi_json(self, request: web.Request) -> web.Response:
         return web.json_response(openapi_document(sorted(self.registry.names())))
+
+    async def asyncapi_json(self, request: web.Request) -> web.Response:
+        """The interactive sessions' protocol (issue 15: the contract; the endpoint is to come)."""
+        return web.json_response(asyncapi_document())

@@ -118,3 +118,11 @@ def test_openapi_document_is_valid(dispatcher):
     assert status == 200
     validate(spec)
     assert "RunRequest" in spec["components"]["schemas"] and "/v1/run" in spec["paths"]
+
+
+def test_the_interactive_protocol_document_is_served(dispatcher):
+    from codering_x.interactive import asyncapi_document
+
+    status, spec, _ = call(dispatcher.url, "/asyncapi.json")
+    assert status == 200 and spec == asyncapi_document()
+    assert spec["channels"]["interactive"]["address"] == "/v1/interactive"
