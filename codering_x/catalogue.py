@@ -73,6 +73,11 @@ class Command(_Model):
     env: dict[str, str] = Field(default_factory=dict)
     prewarm: Prewarm | None = Field(default=None, description="a bootstrap that waits for this stage's request")
 
+    @property
+    def interpreted(self) -> bool:
+        """Is its member an interpreter handed the entry (not an argv), whose start it spares?"""
+        return self.prewarm is not None and self.prewarm.receives == "entry"
+
 
 class VersionProbe(_Model):
     argv: list[str] = Field(min_length=1)

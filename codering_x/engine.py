@@ -117,4 +117,4 @@ class Engine:
 def _interpreter(catalogue: Catalogue, slot: Slot) -> bool:
     """Is this slot an interpreter's run, whose member spares the interpreter's start?"""
     command = catalogue.get(slot[0]).stage(slot[1])
-    return command is not None and command.prewarm is not None and command.prewarm.receives == "entry"
+    return command is not None and command.interpreted

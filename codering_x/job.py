@@ -10,7 +10,9 @@ hands the box to the sandbox's janitor: the answer does not wait for its removal
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from .catalogue import WORKDIR_MARK, Command, Runtime, Stage
 from .compile_cache import Artifact, CompileCache, Compiled, collect_artifacts
@@ -95,9 +97,9 @@ class Job:
         """One run of the program: on a prewarmed member when one fits, else in the box."""
         prepared, runtime = self.prepared, self.runtime
         if self._artifacts is not None:  # the compile's output (if any) can go to another box
-            process = self._on_member("run", runtime.run, prepared.limits, prepared.run_limits, stdin, args)
-            if process is not None:
-                return self._verdict(process)
+            stage = self._on_member("run", runtime.run, prepared.limits, prepared.run_limits, stdin, args)
+            if stage is not None:
+                return stage
         return self._stage(runtime.run, prepared.limits, prepared.run_limits, stdin, args)
 
     def close(self) -> None:
@@ -129,17 +131,17 @@ class Job:
 
     def _compile(self, command: Command, limits: ResolvedLimits) -> StageResult:
         """The compile stage, or a cached one: then its artifacts are written instead."""
-        key = None
-        if self.cache is not None:
-            runtime, files = self.runtime, self.prepared.files
-            argv, env = self._command(command, limits, WORKDIR_MARK)
-            key = CompileCache.key([runtime.name, runtime.toolchain_version, argv, env, limits.model_dump()], files)
-            hit = self.cache.get(key)
-            if hit is not None:
-                self._artifacts = hit.artifacts
-                return hit.stage.model_copy(update={"cached": True})
+        if self.cache is None:
+            return self._compile_now(command, limits)
+        runtime, files = self.runtime, self.prepared.files
+        argv, env = self._command(command, limits, WORKDIR_MARK)
+        key = CompileCache.key([runtime.name, runtime.toolchain_version, argv, env, limits.model_dump()], files)
+        hit = self.cache.get(key)
+        if hit is not None:
+            self._artifacts = hit.artifacts
+            return hit.stage.model_copy(update={"cached": True})
         stage = self._compile_now(command, limits)
-        if key is not None and self.cache is not None and stage.status in CACHEABLE and self._artifacts is not None:
+        if stage.status in CACHEABLE and self._artifacts is not None:
             self.cache.put(key, Compiled(stage, self._artifacts))
         return stage
 
@@ -151,11 +153,15 @@ class Job:
         sandbox_limits = self.runtime.process_limits(limits)
         max_bytes = self.cache.max_bytes if self.cache is not None else sandbox_limits.disk_bytes
         inputs = {name for name, _ in self.prepared.files}
-        process = self._on_member("compile", command, limits, sandbox_limits, b"", [], inputs, max_bytes)
-        if process is not None and self._artifacts is not None:
-            return self._verdict(process)
+
+        def keep(stage: StageResult, workdir: Path) -> None:
+            self._artifacts = collect_artifacts(workdir, inputs, max_bytes) if stage.status == "ok" else ()
+
+        stage = self._on_member("compile", command, limits, sandbox_limits, b"", [], keep)
+        if stage is not None and self._artifacts is not None:
+            return stage
         stage = self._stage(command, limits, sandbox_limits, b"", [])
-        self._artifacts = collect_artifacts(self._primed().workdir, inputs, max_bytes) if stage.status == "ok" else ()
+        keep(stage, self._primed().workdir)
         return stage
 
     def _on_member(
@@ -166,11 +172,10 @@ class Job:
         sandbox_limits: ProcessLimits,
         stdin: bytes,
         args: list[str],
-        collect: set[str] | None = None,
-        max_bytes: int = 0,
-    ) -> ProcessResult | None:
+        keep: Callable[[StageResult, Path], None] | None = None,
+    ) -> StageResult | None:
         """Run a stage on a prewarmed member, if one fits and is alive; None: run it cold.
-        `collect`: a compile, whose artifacts (every file but these inputs) are copied out."""
+        `keep` is given the stage's result and the member's work dir before it goes."""
         if self.warm is None:
             return None
         member = self.warm.take(self.runtime, stage, sandbox_limits, self.prepared.entry)
@@ -183,10 +188,12 @@ class Job:
             else:
                 fields = self._command(command, limits, str(member.box.workdir))[0] + args
             process = member.run(self._files(), fields, stdin, self.cancel)
-            if process is not None and collect is not None:
-                ok = process.exit_code == 0 and process.limit is None and not process.error
-                self._artifacts = collect_artifacts(member.box.workdir, collect, max_bytes) if ok else ()
-            return process
+            if process is None:  # it had died
+                return None
+            result = self._verdict(process)
+            if keep is not None:
+                keep(result, member.box.workdir)
+            return result
 
     def _command(self, command: Command, limits: ResolvedLimits, workdir: str) -> tuple[list[str], dict[str, str]]:
         runtime, prepared = self.runtime, self.prepared

@@ -165,7 +165,7 @@ class WarmPool:
         assert command is not None
         if entry == runtime.entry:
             return True
-        if command.prewarm is not None and command.prewarm.receives == "entry":
+        if command.interpreted:
             return False
         usual = runtime.environment(command, runtime.entry, WORKDIR_MARK, 0)
         return runtime.environment(command, entry, WORKDIR_MARK, 0) == usual

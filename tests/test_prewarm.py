@@ -72,14 +72,15 @@ def wait_for_members(engine: Engine, runtime: str) -> None:
         time.sleep(0.02)
 
 
+def mask(text: str) -> str:
+    """`text` with a run's own work dir (its uid and name) masked: every box has its own."""
+    return re.sub(r"/boxes/\d+-[^/\s'\"]+", "/boxes/BOX", text)
+
+
 def observable(result: RunResult) -> tuple:
-    """What the program showed, with the run's own work dir (its uid and name) masked."""
+    """What the program showed, with the run's own work dir masked."""
     run = result.run
     assert run is not None, result
-
-    def mask(text: str) -> str:
-        return re.sub(r"/boxes/\d+-[^/\s'\"]+", "/boxes/BOX", text)
-
     return result.status, run.exit_code, run.signal, mask(run.stdout), mask(run.stderr)
 
 

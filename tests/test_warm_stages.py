@@ -10,7 +10,6 @@ answers in place of its javac member.
 from __future__ import annotations
 
 import os
-import re
 import time
 import uuid
 
@@ -19,7 +18,7 @@ import pytest
 from codering_x.engine import Engine
 from codering_x.models import RunRequest, RunResult
 from codering_x.warmpool import WarmPool
-from tests.test_prewarm import wait_for_members
+from tests.test_prewarm import mask, wait_for_members
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")
 
@@ -147,10 +146,6 @@ def fresh(files: dict[str, str]) -> list[dict[str, str]]:
 
 def observable(result: RunResult) -> tuple:
     """Both stages as a learner sees them, the box's path masked."""
-
-    def mask(text: str) -> str:
-        return re.sub(r"/boxes/\d+-[^/\s'\"]+", "/boxes/BOX", text)
-
     stages = [s for s in (result.compile, result.run) if s is not None]
     return result.status, *[(s.status, s.exit_code, s.signal, mask(s.stdout), mask(s.stderr)) for s in stages]
 
