@@ -183,7 +183,7 @@ class Job:
             return None
         self._taken.append(member.slot)
         with member:
-            if member.receives == "entry":
+            if command.interpreted:
                 fields = [self.prepared.entry, *args]
             else:
                 fields = self._command(command, limits, str(member.box.workdir))[0] + args

@@ -25,7 +25,6 @@ import time
 from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
 
 from .catalogue import BOOTSTRAP_FILE, WORKDIR_MARK, Catalogue, Runtime, Stage, bootstrap_source
 from .sandbox import Box, Cancel, ProcessLimits, ProcessResult, Sandbox, Spawned, Zygote
@@ -44,7 +43,6 @@ class Member:
     box: Box
     spawned: Spawned
     born: float
-    receives: Literal["entry", "argv"]  # its header: the entry and the arguments, or the stage's argv
 
     def waiting(self) -> bool:
         """Has it finished starting, and does one of its threads now wait in read(0) for
@@ -68,9 +66,10 @@ class Member:
         self, files: Iterable[tuple[str, bytes, int]], fields: list[str], stdin: bytes, cancel: Cancel | None
     ) -> ProcessResult | None:
         """Serve one stage: write its files, hand the member over (the clocks start now),
-        feed it its header (`fields`: what it `receives`) and stdin, and collect what it
-        did. None if it turned out dead: the caller runs cold. The caller then retires it
-        (`with member:`), after copying out what it needs of the work dir."""
+        feed it its header (`fields`: the entry and the arguments for an interpreter, else
+        the stage's argv) and stdin, and collect what it did. None if it turned out dead:
+        the caller runs cold. The caller then retires it (`with member:`), after copying
+        out what it needs of the work dir."""
         for name, data, mode in files:
             self.box.write_file(name, data, mode)
         if not self.box.hand_over(self.spawned):
@@ -223,8 +222,7 @@ class WarmPool:
             with contextlib.suppress(Exception):
                 box.close()
             return None
-        receives = "argv" if prewarm is None else prewarm.receives
-        return Member(slot, box, spawned, time.monotonic(), receives)
+        return Member(slot, box, spawned, time.monotonic())
 
     def _zygote(self, slot: Slot) -> Zygote:
         """The slot's zygote, started (again) when needed. It is our code only and never
