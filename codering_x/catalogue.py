@@ -47,6 +47,11 @@ COMPILE_LIMITS = ResolvedLimits(
 )  # fmt: skip
 
 
+# An interactive session's run waits for a person: its wall clock (which counts that wait)
+# has its own default and maximum. Every other limit is the runtime's, as for POST /v1/run.
+INTERACTIVE_WALL_MS = {"default": 60_000, "maximum": 600_000}
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -124,6 +129,15 @@ class ImageSpec(_Model):
     packages: list[str] = Field(default_factory=list, description="Debian packages of the toolchain")
 
 
+class Interactive(_Model):
+    """What an interactive session's run gets on top of a run's, so that a prompt printed
+    without a newline reaches the person before the program waits for input. Such a run
+    starts cold (a member was started with the plain run's environment)."""
+
+    env: dict[str, str] = Field(default_factory=dict)
+    files: dict[str, str] = Field(default_factory=dict, description="written into the box beside the learner's")
+
+
 class Runtime(_Model):
     name: str
     aliases: list[str] = Field(default_factory=list)
@@ -134,6 +148,7 @@ class Runtime(_Model):
     compile: Command | None = None
     run: Command
     env: dict[str, str] = Field(default_factory=dict)
+    interactive: Interactive = Field(default_factory=Interactive)
     memory: MemoryPolicy = Field(default_factory=MemoryPolicy)
     limits: LimitOverrides = Field(default_factory=LimitOverrides)
     oom_patterns: list[str] = Field(default_factory=list)
@@ -146,6 +161,15 @@ class Runtime(_Model):
     @property
     def maximum_limits(self) -> ResolvedLimits:
         return MAXIMUM_LIMITS.model_copy(update=self.limits.maximum)
+
+    def limits_for(self, interactive: bool) -> tuple[ResolvedLimits, ResolvedLimits]:
+        """(defaults, maxima) of a run: POST /v1/run's, or an interactive session's."""
+        if not interactive:
+            return self.default_limits, self.maximum_limits
+        return (
+            self.default_limits.model_copy(update={"wall_time_ms": INTERACTIVE_WALL_MS["default"]}),
+            self.maximum_limits.model_copy(update={"wall_time_ms": INTERACTIVE_WALL_MS["maximum"]}),
+        )
 
     @property
     def compile_limits(self) -> ResolvedLimits:
@@ -233,6 +257,7 @@ class Runtime(_Model):
             "available": self.available,
             "default_limits": self.default_limits.model_dump(),
             "maximum_limits": self.maximum_limits.model_dump(),
+            "interactive_wall_time_ms": INTERACTIVE_WALL_MS,
         }
 
 

@@ -78,8 +78,9 @@ class Engine:
         self.sandbox.close()
 
     # -- validation ----------------------------------------------------------------------
-    def prepare(self, request: RunRequest) -> PreparedRun:
-        """Check everything a model cannot: runtime, limits against its maxima, file data."""
+    def prepare(self, request: RunRequest, interactive: bool = False) -> PreparedRun:
+        """Check everything a model cannot: runtime, limits against its maxima, file data.
+        `interactive`: a session's run, with its own wall limits."""
         try:
             runtime = self.catalogue.get(request.runtime)
         except UnknownRuntime as exc:
@@ -91,7 +92,8 @@ class Engine:
                 {"missing": runtime.missing_tools},
             )
         try:
-            limits = runtime.default_limits.merged(request.limits, runtime.maximum_limits)
+            defaults, maxima = runtime.limits_for(interactive)
+            limits = defaults.merged(request.limits, maxima)
             if request.code is not None:
                 files = [(runtime.code_name(request.code), request.code.encode())]
             else:
@@ -105,13 +107,17 @@ class Engine:
         sources = [name for name in names if PurePosixPath(name).suffix in runtime.extensions]
         return PreparedRun(
             runtime=runtime, limits=limits, files=files, entry=entry, sources=sources or [entry],
-            run_limits=runtime.process_limits(limits),
+            run_limits=runtime.process_limits(limits), interactive=interactive,
         )  # fmt: skip
 
     def run(self, request: RunRequest, cancel: Cancel | None = None) -> RunResult:
         """Run a request to its result; raise Cancelled if `cancel` fires first."""
-        with Job(self.sandbox, self.warm, self.compile_cache, self.prepare(request), cancel) as job:
+        with self.job(self.prepare(request), cancel) as job:
             return job.execute(request)
+
+    def job(self, prepared: PreparedRun, cancel: Cancel | None = None) -> Job:
+        """A prepared request's job, on this engine's sandbox, pool and cache."""
+        return Job(self.sandbox, self.warm, self.compile_cache, prepared, cancel)
 
 
 def _interpreter(catalogue: Catalogue, slot: Slot) -> bool:

@@ -10,6 +10,7 @@ A `start` frame is validated exactly as a `POST /v1/run` body is (it builds one)
 
 from __future__ import annotations
 
+import base64
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
@@ -19,6 +20,12 @@ from . import __version__
 from .models import ErrorDetail, Limits, ResolvedLimits, RunRequest, RunResult, RuntimeInfo, SourceFile
 
 START_TIMEOUT_S = 5.0  # the first frame must be `start`, within this, else close 4400
+PING_S = 10.0  # each side pings this often; an end that does not answer within half of it is gone
+MAX_FRAME_BYTES = 9 << 20  # a `start` frame holds files as large as a POST /v1/run body (8 MiB)
+# Between the dispatcher and a worker only (GET /v1/interactive?hold=1): the worker prepares
+# (box, files, compile), says `ready`, and runs the program only once told `go`; the hedge's
+# loser is closed before its program starts.
+HOLD_PARAM, READY, GO = "hold", "ready", "go"
 MAX_STDIN_FRAME_CHARS = 1 << 16  # one `stdin` frame's text
 SIGNALS = ("SIGINT", "SIGTERM", "SIGKILL")
 CLOSE_CODES = {
@@ -128,6 +135,28 @@ class ErrorFrame(_ServerFrame):
 
     type: Literal["error"] = "error"
     error: ErrorDetail
+
+
+Encoding = Literal["utf-8", "base64"]
+
+
+def output_parts(pending: bytes, final: bool) -> tuple[list[tuple[Encoding, str]], bytes]:
+    """Output bytes as frame data: UTF-8 text, with what is not UTF-8 base64-encoded; an
+    incomplete character at the end is returned, to be completed by the next bytes (or, when
+    `final`, sent as base64)."""
+    parts: list[tuple[Encoding, str]] = []
+    while pending:
+        try:
+            parts.append(("utf-8", pending.decode()))
+            return parts, b""
+        except UnicodeDecodeError as exc:
+            if exc.start:
+                parts.append(("utf-8", pending[: exc.start].decode()))
+            if exc.reason == "unexpected end of data" and not final:
+                return parts, pending[exc.start :]
+            parts.append(("base64", base64.b64encode(pending[exc.start : exc.end]).decode()))
+            pending = pending[exc.end :]
+    return parts, b""
 
 
 CLIENT_FRAMES = (StartFrame, StdinFrame, EofFrame, SignalFrame)

@@ -13,12 +13,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .catalogue import WORKDIR_MARK, Command, Runtime, Stage
 from .compile_cache import Artifact, CompileCache, Compiled, collect_artifacts
 from .errors import Cancelled
 from .models import Meta, ResolvedLimits, RunRequest, RunResult, RuntimeInfo, StageResult, TestResult
-from .sandbox import Box, Cancel, ProcessLimits, ProcessResult, Sandbox
+from .sandbox import Box, Cancel, Live, ProcessLimits, ProcessResult, Sandbox
 from .verdict import stage_result, test_status
 from .warmpool import Slot, WarmPool
 
@@ -33,6 +34,7 @@ class PreparedRun:
     entry: str
     sources: list[str]  # what a compile is given: the files in the runtime's languages (else the entry)
     run_limits: ProcessLimits  # what the sandbox enforces on each run (and a member must match)
+    interactive: bool = False  # a session's: its run gets the runtime's `interactive` additions
 
 
 # A compile that ended so is the same next time; limits hit under load may not be.
@@ -59,23 +61,30 @@ class Job:
     def execute(self, request: RunRequest) -> RunResult:
         """Compile once (if the runtime compiles), then run once or once per test."""
         started = time.perf_counter()
-        runtime = self.runtime
-        result = RunResult(
-            status="ok",
-            runtime=RuntimeInfo(name=runtime.name, version=runtime.toolchain_version),
-            context=request.context,
-        )
-        self._fill(result, request)
+        result = self.new_result(request.context)
+        if self.compiled(result):
+            self._runs(result, request)
         result.meta = Meta(elapsed_ms=round((time.perf_counter() - started) * 1000, 1))
         return result
 
-    def _fill(self, result: RunResult, request: RunRequest) -> None:
+    def new_result(self, context: dict[str, Any] | None) -> RunResult:
+        runtime = self.runtime
+        return RunResult(
+            status="ok", runtime=RuntimeInfo(name=runtime.name, version=runtime.toolchain_version), context=context
+        )
+
+    def compiled(self, result: RunResult) -> bool:
+        """Compile once, if the runtime compiles. False: there is nothing to run (`result`
+        says why)."""
         runtime = self.runtime
         if runtime.compile is not None:
             result.compile = self._compile(runtime.compile, runtime.compile_limits)
             if result.compile.status != "ok":
                 result.status = "internal_error" if result.compile.status == "internal_error" else "compile_error"
-                return
+                return False
+        return True
+
+    def _runs(self, result: RunResult, request: RunRequest) -> None:
         if not request.tests:
             result.run = self.run(request.stdin.encode(), request.args)
             result.status = result.run.status
@@ -93,14 +102,16 @@ class Job:
         failed = [t.status for t in result.tests if t.status != "ok"]
         result.status = failed[0] if failed else "ok"
 
-    def run(self, stdin: bytes, args: list[str]) -> StageResult:
-        """One run of the program: on a prewarmed member when one fits, else in the box."""
+    def run(self, stdin: bytes, args: list[str], live: Live | None = None) -> StageResult:
+        """One run of the program: on a prewarmed member when one fits, else in the box.
+        `live`: its stdin, signals and output are an interactive session's."""
         prepared, runtime = self.prepared, self.runtime
-        if self._artifacts is not None:  # the compile's output (if any) can go to another box
-            stage = self._on_member("run", runtime.run, prepared.limits, prepared.run_limits, stdin, args)
+        extras = prepared.interactive and (runtime.interactive.env or runtime.interactive.files)
+        if self._artifacts is not None and not extras:  # the compile's output (if any) can go to another box
+            stage = self._on_member("run", runtime.run, prepared.limits, prepared.run_limits, stdin, args, live=live)
             if stage is not None:
                 return stage
-        return self._stage(runtime.run, prepared.limits, prepared.run_limits, stdin, args)
+        return self._stage(runtime.run, prepared.limits, prepared.run_limits, stdin, args, live)
 
     def close(self) -> None:
         if self._box is not None:
@@ -127,7 +138,10 @@ class Job:
 
     def _files(self) -> list[tuple[str, bytes, int]]:
         artifacts = [(a.name, a.data, a.mode) for a in self._artifacts or ()]
-        return [(name, data, 0o644) for name, data in self.prepared.files] + artifacts
+        files = [(name, data, 0o644) for name, data in self.prepared.files] + artifacts
+        if self.prepared.interactive:  # dot-files: never taken for a compile's artifacts
+            files += [(name, text.encode(), 0o644) for name, text in self.runtime.interactive.files.items()]
+        return files
 
     def _compile(self, command: Command, limits: ResolvedLimits) -> StageResult:
         """The compile stage, or a cached one: then its artifacts are written instead."""
@@ -173,6 +187,7 @@ class Job:
         stdin: bytes,
         args: list[str],
         keep: Callable[[StageResult, Path], None] | None = None,
+        live: Live | None = None,
     ) -> StageResult | None:
         """Run a stage on a prewarmed member, if one fits and is alive; None: run it cold.
         `keep` is given the stage's result and the member's work dir before it goes."""
@@ -187,7 +202,7 @@ class Job:
                 fields = [self.prepared.entry, *args]
             else:
                 fields = self._command(command, limits, str(member.box.workdir))[0] + args
-            process = member.run(self._files(), fields, stdin, self.cancel)
+            process = member.run(self._files(), fields, stdin, self.cancel, live)
             if process is None:  # it had died
                 return None
             result = self._verdict(process)
@@ -198,16 +213,25 @@ class Job:
     def _command(self, command: Command, limits: ResolvedLimits, workdir: str) -> tuple[list[str], dict[str, str]]:
         runtime, prepared = self.runtime, self.prepared
         argv = runtime.expand(command, prepared.entry, prepared.sources, workdir, limits.memory_mb)
-        return argv, runtime.environment(command, prepared.entry, workdir, limits.memory_mb)
+        env = runtime.environment(command, prepared.entry, workdir, limits.memory_mb)
+        if prepared.interactive and command is runtime.run:
+            env |= runtime.interactive.env
+        return argv, env
 
     def _stage(
-        self, command: Command, limits: ResolvedLimits, sandbox_limits: ProcessLimits, stdin: bytes, args: list[str]
+        self,
+        command: Command,
+        limits: ResolvedLimits,
+        sandbox_limits: ProcessLimits,
+        stdin: bytes,
+        args: list[str],
+        live: Live | None = None,
     ) -> StageResult:
         box = self._primed()
         argv, env = self._command(command, limits, str(box.workdir))
         if command is self.runtime.run:
             argv += args
-        return self._verdict(box.run(argv, env, sandbox_limits, stdin, self.cancel))
+        return self._verdict(box.run(argv, env, sandbox_limits, stdin, self.cancel, live))
 
     def _verdict(self, process: ProcessResult) -> StageResult:
         if process.cancelled:

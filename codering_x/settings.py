@@ -28,6 +28,7 @@ class WorkerSettings(BaseSettings):
     uid_count: int = Field(256, ge=1, le=65536)
     cgroups: Literal["auto", "off"] = "auto"
     box_tmpfs: Literal["auto", "off"] = Field("auto", description="off: boxes are plain dirs (no disk limit)")
+    interactive_sessions: int = Field(32, ge=1, description="interactive sessions at once; past it: close 4429")
     compile_cache_mb: int = Field(128, ge=0, description="this worker's compile cache; 0: off")
     sbexec: Path | None = Field(None, description="a prebuilt exec helper (images)")
     sbexec_lib: Path | None = Field(None, description="its library form, for a zygote (images)")

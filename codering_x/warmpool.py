@@ -24,10 +24,10 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .catalogue import BOOTSTRAP_FILE, WORKDIR_MARK, Catalogue, Runtime, Stage, bootstrap_source
-from .sandbox import Box, Cancel, ProcessLimits, ProcessResult, Sandbox, Spawned, Zygote
+from .sandbox import Box, Cancel, Live, ProcessLimits, ProcessResult, Sandbox, Spawned, Zygote
 
 log = logging.getLogger("codering_x.warmpool")
 
@@ -63,7 +63,12 @@ class Member:
         return not self.spawned.exited()
 
     def run(
-        self, files: Iterable[tuple[str, bytes, int]], fields: list[str], stdin: bytes, cancel: Cancel | None
+        self,
+        files: Iterable[tuple[str, bytes, int]],
+        fields: list[str],
+        stdin: bytes,
+        cancel: Cancel | None,
+        live: Live | None = None,
     ) -> ProcessResult | None:
         """Serve one stage: write its files, hand the member over (the clocks start now),
         feed it its header (`fields`: the entry and the arguments for an interpreter, else
@@ -75,7 +80,7 @@ class Member:
         if not self.box.hand_over(self.spawned):
             self.box.discard(self.spawned)
             return None
-        return self.box.finish(self.spawned, _header(fields) + stdin, cancel)
+        return self.box.finish(self.spawned, _header(fields) + stdin, cancel, live)
 
     def __enter__(self) -> Member:
         return self
@@ -113,7 +118,10 @@ class WarmPool:
     def take(self, runtime: Runtime, stage: Stage, limits: ProcessLimits, entry: str) -> Member | None:
         """A live member for this stage of a request, or None (start cold). The caller owns it."""
         slot = (runtime.name, stage)
-        if slot not in self.members or limits != self.limits[slot] or not self._fits(runtime, stage, entry):
+        if slot not in self.members or not self._fits(runtime, stage, entry):
+            return None
+        # The wall clock is the supervisor's (no member is confined by it): any fits.
+        if replace(limits, wall_time_ms=0) != replace(self.limits[slot], wall_time_ms=0):
             return None
         member = None
         with self._lock:
@@ -127,6 +135,8 @@ class WarmPool:
             else:
                 self.hits += 1
                 self._lent[slot] += 1
+        if member is not None:
+            member.spawned.limits = limits
         return member
 
     def refill(self, taken: list[Slot]) -> None:

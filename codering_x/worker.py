@@ -27,6 +27,7 @@ from . import handler as nuclio_handler
 from .faults import Fault
 from .models import ErrorResponse
 from .sandbox import Cancel
+from .session import Sessions
 from .settings import WorkerSettings
 
 log = logging.getLogger("codering_x.worker")
@@ -54,13 +55,22 @@ class Worker:
         self.cancels: set[Cancel] = set()  # one per run in flight: fired when the worker stops
         self.draining = False
         self.fault = fault
+        self.sessions = Sessions(
+            self.context.user_data.engine, self.runtime, name, settings.interactive_sessions, self.cancels
+        )
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=16 << 20)
         app.router.add_get("/healthz", self.healthz)
         app.router.add_post("/", self.run)
         app.router.add_post("/v1/run", self.run)
+        app.router.add_get("/v1/interactive", self.interactive)
         return app
+
+    async def interactive(self, request: web.Request) -> web.StreamResponse:
+        if self.draining:
+            return self._stopping()
+        return await self.sessions.handle(request)
 
     async def healthz(self, request: web.Request) -> web.Response:
         if self.draining:
@@ -85,6 +95,7 @@ class Worker:
             cancel.cancel()
         await runner.cleanup()
         self.threads.shutdown(wait=True, cancel_futures=True)
+        self.sessions.close()
         self.context.user_data.engine.close()
 
     async def run(self, request: web.Request) -> web.StreamResponse:

@@ -23,6 +23,7 @@ from .hedging import Hedger, Outcome, error_outcome
 from .metrics import Metrics
 from .openapi import openapi_document
 from .pool import Registry
+from .sessions import SessionProxy
 
 log = logging.getLogger("codering_x.dispatcher")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -54,6 +55,7 @@ class Dispatcher:
         self.session: aiohttp.ClientSession | None = None
         self.health: HealthChecker | None = None
         self.hedger: Hedger | None = None
+        self.sessions: SessionProxy | None = None
         self.tasks: list[asyncio.Task] = []
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -62,6 +64,7 @@ class Dispatcher:
         self.session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
         self.health = HealthChecker(self.registry, self.session, self.metrics)
         self.hedger = Hedger(self.registry, self.session, self.settings.hedge, self.metrics)
+        self.sessions = SessionProxy(self.registry, self.session, self.settings, self.metrics)
         self.tasks.append(asyncio.create_task(self.health.run(), name="health"))
 
     async def stop(self) -> None:
@@ -81,6 +84,8 @@ class Dispatcher:
             middlewares=[self.request_id, self.cors, self.auth], client_max_size=self.settings.max_body_bytes
         )
         app.router.add_post("/v1/run", self.run)
+        app.router.add_get("/v1/interactive", self.interactive)
+        app.on_shutdown.append(self._close_sessions)
         app.router.add_get("/v1/runtimes", self.runtimes)
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/readyz", self.readyz)
@@ -129,7 +134,8 @@ class Dispatcher:
     @web.middleware
     async def auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         token = self.settings.token
-        if token and request.path.startswith("/v1/"):
+        # A browser cannot set headers on a WebSocket: a session's token is in its start frame.
+        if token and request.path.startswith("/v1/") and request.path != "/v1/interactive":
             given = request.headers.get("Authorization", "")
             expected = f"Bearer {token}"
             if not hmac.compare_digest(given.encode(), expected.encode()):
@@ -182,6 +188,14 @@ class Dispatcher:
             self.in_flight[runtime] -= 1
             self.metrics.in_flight.labels(runtime).dec()
 
+    async def interactive(self, request: web.Request) -> web.StreamResponse:
+        assert self.sessions is not None
+        return await self.sessions.handle(request)
+
+    async def _close_sessions(self, app: web.Application) -> None:
+        if self.sessions is not None:
+            await self.sessions.close_all()
+
     async def runtimes(self, request: web.Request) -> web.Response:
         catalogue = self.registry.catalogue()
         entries = []
@@ -210,5 +224,5 @@ class Dispatcher:
         return web.json_response(openapi_document(sorted(self.registry.names())))
 
     async def asyncapi_json(self, request: web.Request) -> web.Response:
-        """The interactive sessions' protocol (issue 15: the contract; the endpoint is to come)."""
+        """The interactive sessions' protocol (GET /v1/interactive)."""
         return web.json_response(asyncapi_document())

@@ -105,7 +105,14 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(8 << 20, gt=0, description="past it: 413")
     body_timeout_s: float = Field(10.0, gt=0, description="time to receive a request body; past it: 408")
     max_in_flight_per_runtime: int = Field(64, ge=1, description="past it: 429 with Retry-After")
-    cors_origins: list[str] = Field(default_factory=list, description='browser origins allowed, or ["*"]')
+    max_sessions_per_runtime: int = Field(
+        64,
+        ge=1,
+        description="interactive sessions at once per runtime; past it: close 4429 (each worker has its own bound)",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description='browser origins allowed (CORS, and interactive sessions), or ["*"]'
+    )
     token: str | None = Field(None, description="when set, /v1/* needs 'Authorization: Bearer <token>'")
     runtimes: list[str] = Field(default_factory=list, description="what /readyz waits for (empty: what is found)")
     hedge: HedgeConfig = Field(default_factory=HedgeConfig)

@@ -36,3 +36,4 @@ class Metrics:
             ["runtime", "result"], registry=r,
         )  # fmt: skip
         self.in_flight = Gauge("codering_in_flight", "Requests being answered", ["runtime"], registry=r)
+        self.sessions = Gauge("codering_sessions", "Interactive sessions open", ["runtime"], registry=r)

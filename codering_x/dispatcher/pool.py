@@ -23,6 +23,11 @@ class WorkerSpec:
     name: str
     runtime: str
     url: str  # base URL: runs are POSTed to it, health is GET {url}/healthz
+    sessions: str | None = None  # where its interactive sessions are served (None: {url}/v1/interactive)
+
+    @property
+    def session_url(self) -> str:
+        return self.sessions or f"{self.url}/v1/interactive"
 
 
 @dataclass

@@ -117,4 +117,11 @@ except SystemExit:
 except BaseException as _codering_error:
     _codering_error.__traceback__ = _codering_error.__traceback__.tb_next  # our frame: not shown
     sys.excepthook(type(_codering_error), _codering_error, _codering_error.__traceback__)
+    if isinstance(_codering_error, KeyboardInterrupt):  # a cold interpreter then dies of SIGINT
+        if "atexit" in sys.modules:  # (else the program registered no handler)
+            sys.modules["atexit"]._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        sys.modules["_signal"].signal(2, sys.modules["_signal"].SIG_DFL)
+        sys.modules["posix"].kill(sys.modules["posix"].getpid(), 2)
     raise SystemExit(1) from None

@@ -11,6 +11,7 @@ Every import goes through here; each module below has one job (see the README's 
 
 from .box import Box
 from .limits import Cancel, LimitName, ProcessLimits, ProcessResult
+from .live import Live
 from .sandbox import Sandbox, SandboxError
 from .spawned import Spawned
 from .uidpool import UidPoolExhausted
@@ -20,6 +21,7 @@ __all__ = [
     "Box",
     "Cancel",
     "LimitName",
+    "Live",
     "ProcessLimits",
     "ProcessResult",
     "Sandbox",

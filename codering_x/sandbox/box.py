@@ -11,6 +11,7 @@ split apart, each would reach into the others' state.)
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import select
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from .cgroups import container_oom_kills
 from .limits import Cancel, LimitName, ProcessLimits, ProcessResult, which_limit
+from .live import Live
 from .procs import processes_of_uid
 from .report import HelperReport
 from .spawned import Spawned, read_available
@@ -73,12 +75,13 @@ class Box:
         limits: ProcessLimits,
         stdin: bytes = b"",
         cancel: Cancel | None = None,
+        live: Live | None = None,
     ) -> ProcessResult:
         """Run one confined process in the box and return what it did."""
         spawned = self.spawn(argv, env, limits)
         if isinstance(spawned, ProcessResult):
             return spawned
-        return self.finish(spawned, stdin, cancel)
+        return self.finish(spawned, stdin, cancel, live)
 
     def spawn(
         self,
@@ -151,20 +154,29 @@ class Box:
         spawned.handed_over_at = time.monotonic()
         return True
 
-    def finish(self, spawned: Spawned, stdin: bytes = b"", cancel: Cancel | None = None) -> ProcessResult:
-        """Feed a spawned process its stdin, supervise it to its end, and say what it did."""
+    def finish(
+        self, spawned: Spawned, stdin: bytes = b"", cancel: Cancel | None = None, live: Live | None = None
+    ) -> ProcessResult:
+        """Feed a spawned process its stdin, supervise it to its end, and say what it did.
+        `live`: an interactive run: after `stdin`, its stdin, signals and output are the
+        session's (the result then holds no output: it was streamed)."""
         limits, in_w = spawned.limits, spawned.stdin_w
         out_r, err_r, st_r = spawned.out_r, spawned.err_r, spawned.status_r
-        out, err = Stream(limits.output_bytes), Stream(limits.output_bytes)
+        sinks = (
+            (functools.partial(live.emit, "stdout"), functools.partial(live.emit, "stderr")) if live else (None,) * 2
+        )
+        out, err = Stream(limits.output_bytes, sinks[0]), Stream(limits.output_bytes, sinks[1])
+        feeds = bool(stdin) or live is not None
         try:
             sup = supervise(
-                spawned.pidfd, in_w if stdin else None, stdin, out_r, err_r, st_r, out, err,
+                spawned.pidfd, in_w if feeds else None, stdin, out_r, err_r, st_r, out, err,
                 wall_s=limits.wall_time_ms / 1000,
                 started=spawned.handed_over_at,  # else the clock starts when the payload does
                 setup_deadline=spawned.spawned_at + SETUP_TIMEOUT_S,
                 cancel_fd=cancel.fileno() if cancel is not None else None,
+                live=live, status_known=spawned.status,
             )  # fmt: skip
-            if not stdin:
+            if not feeds:
                 os.close(in_w)
             if not sup.exited:
                 # Ask the helper to kill the run and report its usage (through its pidfd: its

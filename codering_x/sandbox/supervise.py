@@ -8,11 +8,15 @@ open forever.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
+import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .live import Live
 from .report import HelperReport
 
 CHUNK = 65536
@@ -20,8 +24,12 @@ CHUNK = 65536
 
 @dataclass
 class Stream:
+    """One output stream, capped: kept in `data`, or, live, handed to `sink` as it comes."""
+
     cap: int
+    sink: Callable[[bytes], None] | None = None
     data: bytearray = field(default_factory=bytearray)
+    kept: int = 0
     seen: int = 0
 
     @property
@@ -29,9 +37,14 @@ class Stream:
         return self.seen > self.cap
 
     def take(self, chunk: bytes) -> None:
-        room = self.cap - len(self.data)
+        room = self.cap - self.kept
         if room > 0:
-            self.data += chunk[:room]
+            part = chunk[:room]
+            if self.sink is None:
+                self.data += part
+            else:
+                self.sink(part)
+            self.kept += len(part)
         self.seen += len(chunk)
 
 
@@ -60,12 +73,17 @@ def supervise(
     started: float | None,
     setup_deadline: float,
     cancel_fd: int | None = None,
+    live: Live | None = None,
+    status_known: bytes = b"",
 ) -> Supervision:
     """Run the loop until the child exits, its wall time passes or a stream overflows.
 
     The wall clock starts at `started`, or, when None, once the helper reports the payload's
     pid: a helper kept waiting by the kernel (a cgroup join queued behind others on a loaded
     host) does not spend the program's time. Until then `setup_deadline` bounds the wait.
+    `live`: after `stdin_data`, stdin comes from the session as it is typed, stdin closes
+    when it says so, its signals go to the payload (its pid from the helper's report, of
+    which `status_known` was read before), and the output streams wait while it is full.
     Takes ownership of `stdin_fd` (closed once written); the caller owns the others.
     """
     sup = Supervision(started=started)
@@ -74,15 +92,47 @@ def supervise(
     sel.register(status_fd, selectors.EVENT_READ, "status")
     if cancel_fd is not None:
         sel.register(cancel_fd, selectors.EVENT_READ, "cancel")
-    for fd, stream in ((out_fd, out), (err_fd, err)):
+    reading = {out_fd: out, err_fd: err}  # open output pipes
+    for fd, stream in reading.items():
         os.set_blocking(fd, False)
         sel.register(fd, selectors.EVENT_READ, stream)
+    paused = False  # live output is full: its pipes are not read until the session takes it
     pending = memoryview(stdin_data)
+    eof = live is None  # no more stdin will come than `pending`
+    writing = False
+    signals: list[int] = []
+    payload_fd: int | None = None
     if stdin_fd is not None:
         os.set_blocking(stdin_fd, False)
-        sel.register(stdin_fd, selectors.EVENT_WRITE, "stdin")
+    if live is not None:
+        sel.register(live.fileno(), selectors.EVENT_READ, "live")
     try:
         while not sup.exited:
+            if live is not None:
+                data, eof, new_signals = live.take_input(want_stdin=not pending)
+                pending = memoryview(data) if data else pending
+                signals += new_signals
+                if payload_fd is None:  # opened as soon as it is known: its pid cannot be reused then
+                    payload_fd = _payload_fd(status_known + sup.status)
+                while signals and payload_fd is not None:
+                    with contextlib.suppress(ProcessLookupError):
+                        signal.pidfd_send_signal(payload_fd, signals.pop(0))
+                if live.full != paused:
+                    paused = live.full
+                    for fd, stream in reading.items():
+                        if paused:
+                            sel.unregister(fd)
+                        else:
+                            sel.register(fd, selectors.EVENT_READ, stream)
+            if stdin_fd is not None and bool(pending) != writing:
+                writing = bool(pending)
+                if writing:
+                    sel.register(stdin_fd, selectors.EVENT_WRITE, "stdin")
+                else:
+                    sel.unregister(stdin_fd)
+            if stdin_fd is not None and not pending and eof:
+                os.close(stdin_fd)
+                stdin_fd = None
             deadline = setup_deadline if sup.started is None else sup.started + wall_s
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -93,6 +143,8 @@ def supervise(
                     sup.exited = True
                 elif key.data == "cancel":
                     sup.cancelled = True
+                elif key.data == "live":
+                    pass  # read at the top of the loop
                 elif key.data == "status":
                     chunk = os.read(status_fd, 4096)
                     sup.status += chunk
@@ -103,16 +155,15 @@ def supervise(
                 elif key.data == "stdin":
                     try:
                         pending = pending[os.write(stdin_fd, pending[:CHUNK]) :]
-                    except (BrokenPipeError, OSError):
-                        pending = pending[:0]
-                    if not pending:
-                        sel.unregister(stdin_fd)
-                        os.close(stdin_fd)
-                        stdin_fd = None
+                    except (BrokenPipeError, OSError):  # the program closed its stdin: the rest is dropped
+                        pending, eof = pending[:0], True
+                        if live is not None:
+                            live.close_stdin()
                 else:
                     chunk = _read(key.fd)
                     if not chunk:
                         sel.unregister(key.fd)
+                        del reading[key.fd]
                         continue
                     key.data.take(chunk)
                     if key.data.truncated:
@@ -121,9 +172,22 @@ def supervise(
                 break
     finally:
         sel.close()
-        if stdin_fd is not None:
-            os.close(stdin_fd)
+        for fd in (stdin_fd, payload_fd):
+            if fd is not None:
+                os.close(fd)
     return sup
+
+
+def _payload_fd(status: bytes) -> int | None:
+    """A pidfd of the payload, once the helper has reported it (then its pid cannot be
+    reused while we hold the fd); None before it started, or once it is gone."""
+    pid = HelperReport.parse(status).payload_pid
+    if pid is None:
+        return None
+    try:
+        return os.pidfd_open(pid)
+    except ProcessLookupError:
+        return None
 
 
 def drain(fd: int, stream: Stream) -> None:
