@@ -1,6 +1,6 @@
 """`python -m bench [SCENARIO...]`: the benchmark harness (docs/benchmarks.md).
 
-Scenarios: floor engine embedded prewarm tail tests compiled docker throughput (default: all). Every run
+Scenarios: floor engine embedded prewarm tail tests compiled interactive docker throughput (default: all). Every run
 measures the floor first, prints a table per scenario, and writes bench/results/<name>.json;
 `--report` also writes docs/benchmarks.md and docs/benchmarks.png from all results on disk.
 """
@@ -13,7 +13,7 @@ from bench import scenarios
 from bench.report import write_report
 from bench.stats import RESULTS, save
 
-ALL = ["floor", "engine", "embedded", "prewarm", "tail", "tests", "compiled", "docker", "throughput"]
+ALL = ["floor", "engine", "embedded", "prewarm", "tail", "tests", "compiled", "interactive", "docker", "throughput"]
 RUNTIMES = ["python", "javascript", "ruby", "php", "c", "java"]
 
 
@@ -70,6 +70,16 @@ def main() -> None:
             rows = scenarios.compiled(bench, args.runs)
             table("compiled: hello world, hedged dispatcher, vs the bare toolchain (x floor: x bare)", rows)
             save("compiled", {"rows": rows})
+        if "interactive" in chosen:
+            result = scenarios.interactive(bench, args.runs, floors)
+            table("interactive: hello world through the dispatcher, a session vs POST /v1/run", result["rows"])
+            idle = result["idle"]
+            print(
+                f"  {idle['sessions']} idle sessions: server RSS {idle['server_rss_mb_before']} -> "
+                f"{idle['server_rss_mb_during']} MB ({idle['per_session_kb']} KiB each), "
+                f"CPU {idle['server_cpu_percent']}% over {idle['seconds']:g} s"
+            )
+            save("interactive", {**result, "floor": floors})
         if "docker" in chosen:
             rows = scenarios.docker(bench, args.runs, floors)
             table("docker: warm containers vs a container per request", rows)

@@ -379,3 +379,106 @@ def _closed_loop(make: Callable[[], Callable[[], object]], concurrency: int, dur
     row = summary(latencies)
     row["per_second"] = len(latencies) / elapsed
     return row
+
+
+def interactive(bench: Workbench, runs: int, floors: dict, idle_sessions: int = 50, idle_s: float = 10.0) -> dict:
+    """Interactive sessions through the dispatcher: from `start` to the first `output` frame
+    (a new WebSocket each, as a page opens one per run) beside POST /v1/run of the same
+    hello world; then `idle_sessions` sessions waiting for input, and what they cost the
+    server (the dispatcher and the workers) in memory and CPU while they wait."""
+    import asyncio
+
+    workers = [bench.procs.worker(rt, name=f"{rt}-i{i}") for rt in ("python", "c") for i in (1, 2)]
+    dispatcher = bench.procs.dispatcher(workers)
+    url = dispatcher.url.replace("http://", "ws://", 1) + "/v1/interactive"
+    loop = asyncio.new_event_loop()
+    http = loop.run_until_complete(_client_session())
+
+    async def first_output(start: str) -> float:
+        began = time.perf_counter()
+        first = None
+        async with http.ws_connect(url) as ws:
+            await ws.send_str(start)
+            async for message in ws:
+                frame = json.loads(message.data)
+                if frame["type"] == "output" and first is None:
+                    first = (time.perf_counter() - began) * 1000
+                assert frame["type"] != "error", frame
+        assert first is not None
+        return first
+
+    rows = {}
+    try:
+        for rt in ("python", "c"):
+            body = {"runtime": rt, "code": HELLO[rt][1]}
+            start = json.dumps({"type": "start", **body})
+            for _ in range(3):
+                loop.run_until_complete(first_output(start))
+            samples = []
+            for _ in range(runs):
+                time.sleep(PACE_S)
+                samples.append(loop.run_until_complete(first_output(start)))
+            rows[f"{rt}, session: start to first output"] = with_ratio(summary(samples), floors[rt]["median"])
+            post = summary(measure(Client(dispatcher.url, "/v1/run", body), runs, pause_s=PACE_S))
+            rows[f"{rt}, POST /v1/run"] = with_ratio(post, floors[rt]["median"])
+        idle = loop.run_until_complete(_idle(http, url, [dispatcher, *workers], idle_sessions, idle_s))
+    finally:
+        loop.run_until_complete(http.close())
+        loop.close()
+        for proc in (dispatcher, *workers):
+            proc.stop()
+    return {"rows": rows, "idle": idle}
+
+
+async def _client_session():  # made inside the loop that uses it
+    import aiohttp
+
+    return aiohttp.ClientSession()
+
+
+async def _idle(http, url: str, procs: list, count: int, seconds: float) -> dict:
+    """`count` python sessions blocked on input(): the server's RSS and CPU meanwhile."""
+    import asyncio
+
+    pids = [p.popen.pid for p in procs]
+    rss_before = sum(_rss_kb(pid) for pid in pids)
+    sockets = []
+    start = json.dumps({"type": "start", "runtime": "python", "code": "input()", "limits": {"wall_time_ms": 600000}})
+    try:
+        for _ in range(count):
+            ws = await http.ws_connect(url)
+            await ws.send_str(start)
+            sockets.append(ws)
+        for ws in sockets:
+            while json.loads((await ws.receive()).data)["type"] != "stage":
+                pass
+        await asyncio.sleep(1.0)  # the losers of the hedges are gone
+        rss_during = sum(_rss_kb(pid) for pid in pids)
+        cpu_before = sum(_cpu_s(pid) for pid in pids)
+        await asyncio.sleep(seconds)
+        cpu_used = sum(_cpu_s(pid) for pid in pids) - cpu_before
+    finally:
+        for ws in sockets:
+            await ws.close()
+    return {
+        "sessions": count,
+        "seconds": seconds,
+        "server_rss_mb_before": round(rss_before / 1024, 1),
+        "server_rss_mb_during": round(rss_during / 1024, 1),
+        "per_session_kb": round((rss_during - rss_before) / count),
+        "server_cpu_percent": round(100 * cpu_used / seconds, 2),
+    }
+
+
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _cpu_s(pid: int) -> float:
+    import os
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -73,7 +73,10 @@ class Sessions:
             body = {"error": {"code": "origin", "message": "workers take no browser sessions; use the dispatcher"}}
             return web.json_response(body, status=403)
         ws = web.WebSocketResponse(heartbeat=PING_S, max_msg_size=MAX_FRAME_BYTES)
-        await ws.prepare(request)
+        try:
+            await ws.prepare(request)
+        except ConnectionError:  # a hedge's loser, closed while it connected: nothing started
+            return ws
         session = Session(self, ws, hold=request.query.get(HOLD_PARAM) == "1")
         if self.active >= self.limit:
             await session.fail(
@@ -152,6 +155,7 @@ class Session:
                     await self.send(StageFrame, stage="run")
                     result.run = await self._streaming(job.run, b"", request.args, self.live)
                     result.status = result.run.status
+                    result.run.stdout = result.run.stderr = ""  # streamed (kept only for the verdict)
             result.meta.worker = self.owner.worker
             await self.send(ResultFrame, result=result)
             await self.ws.close(code=1000)
@@ -245,6 +249,7 @@ class Session:
         assert self.live is not None
         pending = {"stdout": b"", "stderr": b""}
         run = asyncio.ensure_future(self._blocking(stage, *args))
+        run.add_done_callback(lambda done: done.cancelled() or done.exception())  # raised below, or moot
         while True:
             woken = asyncio.ensure_future(self.output_ready.wait())
             await asyncio.wait([run, woken], return_when=asyncio.FIRST_COMPLETED)

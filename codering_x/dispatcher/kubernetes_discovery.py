@@ -4,7 +4,8 @@ A Kubernetes Service would pick a pod at random, perhaps the same one for both s
 a hedge; the dispatcher needs the pods themselves. Nuclio names a function's Service
 `nuclio-<function name>`, and EndpointSlices carry `kubernetes.io/service-name`. One list
 then watch over all of them keeps the registry current: a 410 Gone (an expired
-resourceVersion) relists, and any other error backs off and relists.
+resourceVersion) relists, and any other error backs off and relists. A slice's `sessions`
+port, when it has one, is where its pods serve interactive sessions.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from .pool import Registry, WorkerSpec
 
 log = logging.getLogger("codering_x.dispatcher")
 SERVICE_LABEL = "kubernetes.io/service-name"
+# The port of the function pods' sessions sidecar (functions.py): Nuclio names it after the
+# sidecar. A WebSocket cannot go through Nuclio's HTTP trigger, so sessions go there.
+SESSIONS_PORT = "sessions"
 
 
 def service_name(function_prefix: str, runtime: str) -> str:
@@ -26,8 +30,11 @@ def service_name(function_prefix: str, runtime: str) -> str:
 
 
 def slice_workers(item: Any, runtime: str) -> list[WorkerSpec]:
-    """The ready endpoints of one EndpointSlice, as workers."""
+    """The ready endpoints of one EndpointSlice, as workers: runs go to its `http` port (or
+    its first), interactive sessions to its `sessions` port, the sidecar's, when it has one."""
     ports = [p for p in (item.ports or []) if (p.protocol or "TCP") == "TCP" and p.port]
+    sessions_port = next((p.port for p in ports if p.name == SESSIONS_PORT), None)
+    ports = [p for p in ports if p.name != SESSIONS_PORT]
     if not ports:
         return []
     port = next((p.port for p in ports if p.name == "http"), ports[0].port)
@@ -39,7 +46,8 @@ def slice_workers(item: Any, runtime: str) -> list[WorkerSpec]:
         for address in endpoint.addresses or []:
             host = f"[{address}]" if ":" in address else address
             name = endpoint.target_ref.name if endpoint.target_ref is not None else address
-            workers.append(WorkerSpec(f"{runtime}/{name}", runtime, f"http://{host}:{port}"))
+            sessions = f"http://{host}:{sessions_port}/v1/interactive" if sessions_port else None
+            workers.append(WorkerSpec(f"{runtime}/{name}", runtime, f"http://{host}:{port}", sessions))
     return workers
 
 

@@ -186,6 +186,7 @@ class SessionProxy:
         preparing = {asyncio.create_task(c.prepare(self.http, start)): c for c in candidates}
         listening = asyncio.create_task(client.ws.receive())
         winner: Candidate | None = None
+        refused: Candidate | None = None  # a worker said the request is wrong
         outcomes: list[tuple[str, Candidate]] = []
         try:
             while preparing and winner is None:
@@ -206,9 +207,9 @@ class SessionProxy:
                         self.registry.failed(candidate.worker)
                         self.metrics.worker_failures.labels(candidate.worker.name, runtime).inc()
                     elif candidate.close_code == 4400:  # the request's fault: any worker says the same
-                        await self._relay(client, candidate.frames)
-                        await client.ws.close(code=4400)
-                        return
+                        refused = candidate
+                if refused is not None:
+                    break
         finally:
             for task in preparing:
                 task.cancel()
@@ -218,6 +219,11 @@ class SessionProxy:
                     await candidate.close()
             if winner is None:
                 listening.cancel()
+                await asyncio.gather(listening, return_exceptions=True)
+        if refused is not None:
+            await self._relay(client, refused.frames)
+            await client.ws.close(code=4400)
+            return
         if winner is None:
             if outcomes and all(c.close_code == 4429 for _, c in outcomes):
                 await client.fail(4429, "busy", f"every {runtime} worker has all the sessions it takes; retry shortly")
@@ -239,36 +245,40 @@ class SessionProxy:
         """The session on its worker, both ways, until one side ends."""
         assert winner.ws is not None
         worker_ws = winner.ws
-        ended = False  # the worker's last frame (result or error) reached the client
+
+        async def upstream(listening: asyncio.Task) -> None:
+            """The client's frames to the worker, until the client leaves."""
+            while True:
+                message = await listening
+                if message.type in ENDED:
+                    return
+                await worker_ws.send_str(message.data)
+                listening = asyncio.create_task(client.ws.receive())
+
+        async def downstream() -> bool:
+            """The worker's frames to the client; True if its last one ended the session."""
+            ended = await self._relay(client, winner.frames)
+            async for message in worker_ws:
+                if message.type != WSMsgType.TEXT:
+                    break
+                ended = await self._relay(client, [json.loads(message.data)])
+            return ended
+
+        ended = False
         try:
             await worker_ws.send_str(json.dumps({"type": GO}))
-            ended = await self._relay(client, winner.frames)
             for text in held:
                 await worker_ws.send_str(text)
-
-            async def upstream(listening: asyncio.Task) -> None:
-                while True:
-                    message = await listening
-                    if message.type in ENDED:
-                        return
-                    await worker_ws.send_str(message.data)
-                    listening = asyncio.create_task(client.ws.receive())
-
-            up = asyncio.create_task(upstream(listening))
-            try:
-                async for message in worker_ws:
-                    if message.type != WSMsgType.TEXT:
-                        break
-                    ended = await self._relay(client, [json.loads(message.data)])
-                    if up.done():  # the client left: closing the worker's socket ends the run
-                        break
-            finally:
-                up.cancel()
-                await asyncio.gather(up, return_exceptions=True)
-        except (aiohttp.ClientError, ConnectionError, ValueError) as exc:
+            up, down = asyncio.create_task(upstream(listening)), asyncio.create_task(downstream())
+            await asyncio.wait([up, down], return_when=asyncio.FIRST_COMPLETED)
+            for task in (up, down):
+                task.cancel()
+            await asyncio.gather(up, down, return_exceptions=True)
+            ended = down.done() and not down.cancelled() and down.exception() is None and down.result()
+        except (aiohttp.ClientError, ConnectionError) as exc:
             log.warning("session on %s broke: %s", winner.worker.name, exc)
         finally:
-            await worker_ws.close()
+            await worker_ws.close()  # the client left: this ends the run
         if client.ws.closed:
             return
         if ended:

@@ -22,9 +22,13 @@ from .report import HelperReport
 CHUNK = 65536
 
 
+EDGE = 2048  # of a live stream, the first and last bytes are kept: what a verdict reads (an OOM message)
+
+
 @dataclass
 class Stream:
-    """One output stream, capped: kept in `data`, or, live, handed to `sink` as it comes."""
+    """One output stream, capped: kept in `data`, or, live, handed to `sink` as it comes
+    (then `data` keeps only its first and last EDGE bytes)."""
 
     cap: int
     sink: Callable[[bytes], None] | None = None
@@ -40,10 +44,11 @@ class Stream:
         room = self.cap - self.kept
         if room > 0:
             part = chunk[:room]
-            if self.sink is None:
-                self.data += part
-            else:
+            self.data += part
+            if self.sink is not None:
                 self.sink(part)
+                if len(self.data) > 2 * EDGE:
+                    del self.data[EDGE:-EDGE]
             self.kept += len(part)
         self.seen += len(chunk)
 

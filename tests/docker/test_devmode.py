@@ -12,6 +12,7 @@ import pytest
 from codering_x.localprocs import call, wait_ready
 from tests.conftest import ALL_RUNTIMES, LABEL, PROJECT, cli
 from tests.programs import ECHO, SUM
+from tests.test_interactive import PROMPT_C, PROMPT_PY, live, opened
 
 
 def test_status_shows_every_container_healthy_on_loopback(up):
@@ -135,3 +136,16 @@ def test_ctrl_c_on_up_removes_what_it_started(procs, docker, images):
     assert up.popen.wait(60) == 0
     assert "removed 2 containers" in up.popen.stdout.read()
     assert project_containers(docker, project) == []
+
+
+@pytest.mark.parametrize("runtime", ["python", "c"])
+@live
+async def test_an_interactive_session_runs_in_a_container(up, runtime):
+    """The containers' workers serve sessions; the dispatcher proxies them."""
+    code = {"python": PROMPT_PY, "c": PROMPT_C}[runtime]
+    async with opened(up, {"runtime": runtime, "code": code}) as client:
+        await client.prompt("Your name? ")
+        await client.send(type="stdin", data="Ada\n")
+        result = (await client.until("result"))["result"]
+        assert result["status"] == "ok" and client.output() == b"Your name? hi Ada\n"
+        assert result["meta"]["worker"].startswith(f"{runtime}-")

@@ -14,8 +14,14 @@ from urllib.parse import parse_qs, urlparse
 PATH = re.compile(r"^/apis/discovery\.k8s\.io/v1/namespaces/([^/]+)/endpointslices$")
 
 
-def endpoint_slice(name: str, service: str, port: int, pods: dict[str, bool], namespace: str = "nuclio") -> dict:
-    """An EndpointSlice of `service` with one endpoint per pod name → ready."""
+def endpoint_slice(
+    name: str, service: str, port: int, pods: dict[str, bool], namespace: str = "nuclio", sessions: int | None = None
+) -> dict:
+    """An EndpointSlice of `service` with one endpoint per pod name → ready, and with
+    `sessions`, the port of the pods' sessions sidecar, as Nuclio names it."""
+    ports = [{"name": "http", "port": port, "protocol": "TCP"}]
+    if sessions is not None:
+        ports.append({"name": "sessions", "port": sessions, "protocol": "TCP"})
     return {
         "apiVersion": "discovery.k8s.io/v1",
         "kind": "EndpointSlice",
@@ -25,7 +31,7 @@ def endpoint_slice(name: str, service: str, port: int, pods: dict[str, bool], na
             {"addresses": ["127.0.0.1"], "conditions": {"ready": ready}, "targetRef": {"kind": "Pod", "name": pod}}
             for pod, ready in pods.items()
         ],
-        "ports": [{"name": "http", "port": port, "protocol": "TCP"}],
+        "ports": ports,
     }
 
 

@@ -50,8 +50,13 @@ def test_the_registry_follows_the_cluster(api):
         task = asyncio.create_task(discovery.run())
         try:
             await until(lambda: urls(registry) == {"python/pod-a": "http://127.0.0.1:9001"})  # listed, others ignored
-            api.put(endpoint_slice("python-b", SERVICE, 9002, {"pod-b": True}))  # a pod appears
+            api.put(endpoint_slice("python-b", SERVICE, 9002, {"pod-b": True}, sessions=9102))  # a pod appears
             await until(lambda: set(urls(registry)) == {"python/pod-a", "python/pod-b"})
+            sessions = {w.name: w.spec.session_url for w in registry.workers.values()}
+            assert sessions == {  # the sidecar's port, else the default path on the http port
+                "python/pod-a": "http://127.0.0.1:9001/v1/interactive",
+                "python/pod-b": "http://127.0.0.1:9102/v1/interactive",
+            }
             api.put(endpoint_slice("go-a", "nuclio-codering-go", 9003, {"pod-g": True}))
             await until(lambda: registry.workers.get("go/pod-g") is not None)
             assert registry.workers["go/pod-g"].spec.runtime == "go"

@@ -8,6 +8,7 @@ as kubectl would receive it."""
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import kubernetes_validate
@@ -124,3 +125,20 @@ def test_the_nuctl_invocations_use_real_flags():
     deploys = [rest for command, rest in calls if command == "deploy"]
     assert any("--platform kube" in d and "--run-registry" in d for d in deploys)
     assert any("--platform local" in d and "--registry" not in d for d in deploys)  # local has no registry
+
+
+def test_kube_deploy_points_the_sessions_sidecar_at_the_run_registry(tmp_path):
+    """A node pulls the sidecar's image as written: the Makefile gives it the registry that
+    `images` pushed the runtime images to, and changes nothing else of function.yaml."""
+    out = subprocess.run(
+        ["make", "-s", "-f", "deploy/nuclio/Makefile", "deploy", "NUCTL=echo", "RUNTIMES=python",
+         "REGISTRY=push.example.com/c", "RUN_REGISTRY=pull.example.com/c", f"OUT={tmp_path}"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert f"--file {tmp_path}/python.yaml" in out
+    committed = yaml.safe_load((ROOT / "functions" / "python" / "function.yaml").read_text())
+    deployed = yaml.safe_load((tmp_path / "python.yaml").read_text())
+    image = committed["spec"]["sidecars"][0]["image"]
+    assert deployed["spec"]["sidecars"][0]["image"] == f"pull.example.com/c/{image}"
+    deployed["spec"]["sidecars"][0]["image"] = image
+    assert deployed == committed
