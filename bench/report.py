@@ -16,6 +16,7 @@ TITLES = {
     "tail": "Tail: one of two workers stalls 200 ms on every third request",
     "tests": "Tests: a C++ solution with 20 test cases",
     "compiled": "Compiled: hello world through the dispatcher, new source and the same source again",
+    "interactive": "Interactive: a session's start to its first output, beside POST /v1/run; idle sessions",
     "docker": "Docker: warm containers through the dispatcher vs a container per request",
 }
 
@@ -148,7 +149,24 @@ def write_report() -> Path:
                     ", ".join(f"{rt} {floors[rt]['median']:.1f} ms" for rt in ("python", "javascript", "ruby", "php"))
                     + ", measured in the same run."
                 )
+            if name == "interactive":
+                floors = data.get("floor", {})
+                note = (
+                    f"Measured {data.get('measured', '?')}; each row's ratio is to its runtime's floor "
+                    f"(python {floors['python']['median']:.1f} ms, c {floors['c']['median']:.1f} ms), measured in the "
+                    "same run. A session opens a new WebSocket, sends `start`, and is timed to its first `output` "
+                    "frame; a session is prepared on two workers at once, a POST is hedged by its runtime's "
+                    "policy; 0.1 s apart, the same source (c's compile is cached)."
+                )
             lines += [f"## {title}", "", note, "", *_latency_table(data["rows"]), ""]
+            if idle := data.get("idle"):
+                lines += [
+                    f"- {idle['sessions']} sessions waiting for input, {idle['seconds']:g} s: the server (dispatcher "
+                    f"and workers) {idle['server_rss_mb_before']} MB RSS before, {idle['server_rss_mb_during']} MB "
+                    f"during ({idle['per_session_kb']} KiB a session), {idle['server_cpu_percent']}% of a core "
+                    "(pings and health probes); each program's own memory is its run's, bounded by its limit.",
+                    "",
+                ]
             for label, row in data.get("saturation", {}).items():
                 lines.append(
                     f"- python at saturation (closed loop, concurrency 16), {label}: "

@@ -37,6 +37,7 @@ class PreparedRun:
     interactive: bool = False  # a session's: its run gets the runtime's `interactive` additions
 
 
+ENV_PROGRAM = "/usr/bin/env"  # runs a program with variables added (coreutils: on every host and image)
 # A compile that ended so is the same next time; limits hit under load may not be.
 CACHEABLE = ("ok", "runtime_error")
 
@@ -106,8 +107,9 @@ class Job:
         """One run of the program: on a prewarmed member when one fits, else in the box.
         `live`: its stdin, signals and output are an interactive session's."""
         prepared, runtime = self.prepared, self.runtime
-        extras = prepared.interactive and (runtime.interactive.env or runtime.interactive.files)
-        if self._artifacts is not None and not extras:  # the compile's output (if any) can go to another box
+        # An interpreter's member has its environment already, and no member has the files.
+        extras = runtime.interactive.files or (runtime.interactive.env and runtime.run.interpreted)
+        if self._artifacts is not None and not (prepared.interactive and extras):  # the compile's output can move
             stage = self._on_member("run", runtime.run, prepared.limits, prepared.run_limits, stdin, args, live=live)
             if stage is not None:
                 return stage
@@ -214,8 +216,10 @@ class Job:
         runtime, prepared = self.runtime, self.prepared
         argv = runtime.expand(command, prepared.entry, prepared.sources, workdir, limits.memory_mb)
         env = runtime.environment(command, prepared.entry, workdir, limits.memory_mb)
-        if prepared.interactive and command is runtime.run:
-            env |= runtime.interactive.env
+        if prepared.interactive and command is runtime.run and runtime.interactive.env:
+            # Through env(1), not the process's environment: a member started with the run's
+            # environment still fits.
+            argv = [ENV_PROGRAM, *(f"{k}={v}" for k, v in runtime.interactive.env.items()), *argv]
         return argv, env
 
     def _stage(
