@@ -304,9 +304,11 @@ async def test_a_client_that_leaves_while_the_program_waits_ends_the_run(service
     assert processes_of_uid(int(uid))  # it waits
     await closing(client)
     left = time.monotonic()
-    while processes_of_uid(int(uid)) and time.monotonic() - left < 1.0:
-        await asyncio.sleep(0.02)
-    assert not processes_of_uid(int(uid)), "the run outlived its session by a second"
+    while processes_of_uid(int(uid)) and time.monotonic() - left < 2.0:
+        await asyncio.sleep(0.01)
+    gone_after = time.monotonic() - left
+    assert not processes_of_uid(int(uid)), "the run outlived its session by 2 s"
+    print(f"run killed {gone_after * 1000:.0f} ms after its client left")
     while Path(workdir).exists() and time.monotonic() - left < 10:
         await asyncio.sleep(0.05)
     assert not Path(workdir).exists(), "its box was not removed"

@@ -183,7 +183,8 @@ class Dispatcher:
         self.metrics.in_flight.labels(runtime).inc()
         try:
             assert self.hedger is not None
-            return await self.hedger.dispatch(runtime, body, request["request_id"]), runtime
+            gone = lambda: request.transport is None or request.transport.is_closing()  # noqa: E731
+            return await self.hedger.dispatch(runtime, body, request["request_id"], gone), runtime
         finally:
             self.in_flight[runtime] -= 1
             self.metrics.in_flight.labels(runtime).dec()

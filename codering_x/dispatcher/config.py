@@ -53,9 +53,17 @@ class HedgeConfig(HedgePolicy):
     idle_only: bool = Field(
         True, description="send the second copy only to a worker with nothing in flight (under load: once)"
     )
-    max_attempts: int = Field(4, ge=1, description="sends per request, retries included")
+    max_attempts: int = Field(
+        4, ge=1, description="sends per request, retries included (a send to a worker that died is not counted)"
+    )
     attempt_timeout_s: float = Field(60.0, gt=0, description="one worker's time to answer")
     deadline_s: float = Field(90.0, gt=0, description="a request's whole time; past it: 504")
+    worker_wait_s: float = Field(
+        30.0,
+        ge=0,
+        description="a request whose workers all failed, or that found none healthy, waits this long (within "
+        "deadline_s) for one to come back (a respawned one counts), then 503",
+    )
     loser_grace_ms: int = Field(
         100, ge=0, description="a hedge's loser may finish this long before it is cancelled (its connection is kept)"
     )

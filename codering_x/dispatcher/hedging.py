@@ -16,6 +16,7 @@ import json
 import logging
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,7 @@ from .pool import Registry, WorkerState
 log = logging.getLogger("codering_x.dispatcher")
 RECENT_ANSWERS = 200  # answer times kept per runtime for the adaptive hedge delay
 MIN_ANSWERS = 20  # fewer than this: hedge after delay_ms
+WORKER_POLL_S = 0.05  # how often a request with no worker left looks for one
 STATUSES = set(Status.__args__)  # type: ignore[attr-defined]
 
 
@@ -42,7 +44,13 @@ class Outcome:
 
 
 class WorkerFailed(Exception):
-    """Not an answer: the worker, not the request, is at fault."""
+    """Not an answer: the worker, not the request, is at fault. `gone`: its connection broke
+    or was refused (it died, or is restarting): such a send is not counted against
+    max_attempts, since a respawned worker will take the request."""
+
+    def __init__(self, message: str, gone: bool = False) -> None:
+        super().__init__(message)
+        self.gone = gone
 
 
 class Hedger:
@@ -63,34 +71,49 @@ class Hedger:
         ordered = sorted(recent)
         return max(delay, ordered[int(policy.delay_quantile * (len(ordered) - 1))])
 
-    async def dispatch(self, runtime: str, body: bytes, request_id: str) -> Outcome:
+    async def dispatch(
+        self, runtime: str, body: bytes, request_id: str, client_gone: Callable[[], bool] = lambda: False
+    ) -> Outcome:
         started = time.monotonic()
         deadline = started + self.config.deadline_s
-        tried: set[str] = set()
+        tried: set[int] = set()  # worker incarnations sent to: a respawned worker is a new one
+        sends = counted = 0  # every send; those counted against max_attempts
         running: dict[asyncio.Task, tuple[WorkerState, int]] = {}
         failures: list[str] = []
 
         def launch(hedge: bool = False) -> bool:
-            if len(tried) >= self.config.max_attempts:
+            nonlocal sends, counted
+            if counted >= self.config.max_attempts:
                 return False
             worker = self.registry.pick(runtime, tried)
             if worker is None:
                 return False
             if hedge and self.config.idle_only and worker.busy > 0:
                 return False  # under load every worker is busy: a duplicate would only cost capacity
-            tried.add(worker.name)
-            if len(tried) > self.config.fanout:
+            tried.add(worker.serial)
+            sends += 1
+            counted += 1
+            if sends > self.config.fanout:
                 self.metrics.retries.labels(runtime).inc()
             task = asyncio.create_task(self._send(worker, body, request_id, deadline))
-            running[task] = (worker, len(tried))
+            running[task] = (worker, sends)
             return True
 
         launch()
         hedge_due = started + self.hedge_delay(runtime)
         hedge_declined = False
+        wait_until = min(deadline, started + self.config.worker_wait_s)
         try:
-            while running:
+            while True:
                 now = time.monotonic()
+                if not running:
+                    # Every worker tried has failed, or none was healthy: wait for one (a
+                    # respawned one counts), within the request's time, then send again.
+                    if counted >= self.config.max_attempts or now >= wait_until or client_gone():
+                        break
+                    if not launch():
+                        await asyncio.sleep(WORKER_POLL_S)
+                    continue
                 want_more = len(running) < self.config.fanout and not hedge_declined
                 if want_more and now >= hedge_due:
                     if launch(hedge=not failures):
@@ -106,6 +129,7 @@ class Hedger:
                         status, payload = task.result()
                     except WorkerFailed as exc:
                         failures.append(f"{worker.name}: {exc}")
+                        counted -= exc.gone  # a worker that died: the budget is for workers that answer badly
                         self.registry.failed(worker)
                         self.metrics.worker_failures.labels(worker.name, runtime).inc()
                         log.warning("request %s: worker %s failed: %s", request_id, worker.name, exc)
@@ -119,7 +143,7 @@ class Hedger:
                     if isinstance(payload.get("meta"), dict):
                         payload["meta"].update(
                             worker=worker.name,
-                            attempts=len(tried),
+                            attempts=sends,
                             elapsed_ms=round((time.monotonic() - started) * 1000, 1),
                         )
                     return Outcome(status, payload, worker.name)
@@ -128,9 +152,11 @@ class Hedger:
                 loser = asyncio.create_task(self._let_finish(dict(running)))
                 self._losers.add(loser)
                 loser.add_done_callback(self._losers.discard)
+        if client_gone():
+            return error_outcome(499, "cancelled", "the client went away before a worker answered")
         if time.monotonic() >= deadline:
             return error_outcome(504, "deadline", f"no worker answered within {self.config.deadline_s:g} s", failures)
-        if not tried:
+        if not sends:
             return error_outcome(503, "no_worker", f"no healthy worker for runtime {runtime!r}; retry shortly")
         return error_outcome(503, "workers_failed", f"every worker tried for {runtime!r} failed", failures)
 
@@ -162,6 +188,8 @@ class Hedger:
                 status = response.status
         except TimeoutError as exc:
             raise WorkerFailed("timed out") from exc
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientConnectorError) as exc:
+            raise WorkerFailed(f"{type(exc).__name__}: {exc}", gone=True) from exc
         except aiohttp.ClientError as exc:
             raise WorkerFailed(f"{type(exc).__name__}: {exc}") from exc
         finally:

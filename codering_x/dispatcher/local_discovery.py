@@ -19,7 +19,7 @@ from .pool import Registry, WorkerSpec
 
 log = logging.getLogger("codering_x.serve")
 STARTUP_TIMEOUT_S = 120.0
-HEALTHY_LIFETIME_S = 30.0  # a worker that lived this long resets its slot's back-off
+MIN_LIFETIME_S = 2.0  # a worker that served this long and died (killed, OOM) comes back at once
 
 
 class LocalDiscovery:
@@ -79,19 +79,17 @@ class LocalDiscovery:
             try:
                 served = await self._serve_once(name, runtime)
             except Exception as exc:  # a worker that cannot start: log, back off, try again
-                log.error("worker %s failed to start: %s", name, exc)
+                if not self.stopping:
+                    log.error("worker %s failed to start: %s", name, exc)
             self.live.pop(name, None)
             self._publish()
             if self.stopping:
                 return
-            # A worker that served and then died (killed, OOM) comes back at once; only one
-            # that cannot start, or dies young again and again, backs off (crash loops).
+            # A worker that served and then died (killed, OOM) comes back at once, however
+            # often that happens: requests wait for it. Only one that cannot start, or dies
+            # as soon as it has started, backs off (a crash loop).
             lived = time.monotonic() - started
-            backoff = (
-                0.1
-                if served and (lived > HEALTHY_LIFETIME_S or backoff <= 0.1)
-                else min(backoff * 2, self.backoff_max_s)
-            )
+            backoff = 0.1 if served and lived > MIN_LIFETIME_S else min(backoff * 2, self.backoff_max_s)
             log.warning("worker %s exited; respawning in %.1f s", name, backoff)
             await asyncio.sleep(backoff)
 
@@ -103,8 +101,10 @@ class LocalDiscovery:
         self.processes[name] = proc
         try:
             line = await asyncio.wait_for(proc.stdout.readline(), STARTUP_TIMEOUT_S)
+            if not line:  # (killed while it started, or its start failed: its stderr says why)
+                raise RuntimeError(f"it exited before it was ready, with status {await proc.wait()}")
             if not line.startswith(b"listening "):
-                raise RuntimeError(f"unexpected first line {line[:200]!r} (exit code {proc.returncode})")
+                raise RuntimeError(f"unexpected first line {line[:200]!r}")
             url = line.split()[1].decode()
             self.live[name] = WorkerSpec(name, runtime, url)
             self._publish()

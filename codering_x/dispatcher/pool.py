@@ -8,6 +8,7 @@ flight. The hedging code asks only `pick(runtime, exclude)`.
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
 from dataclasses import dataclass, field
@@ -30,10 +31,16 @@ class WorkerSpec:
         return self.sessions or f"{self.url}/v1/interactive"
 
 
+_SERIALS = itertools.count(1)
+
+
 @dataclass
 class WorkerState:
     spec: WorkerSpec
     source: str
+    # Its incarnation: a request tries each at most once. A respawned worker is a new state
+    # (a new spec: its port or pod differs); one that failed and answers again gets a new one.
+    serial: int = field(default_factory=lambda: next(_SERIALS))
     healthy: bool = False  # until the first /healthz answers
     in_flight: int = 0
     losing: int = 0  # of in_flight: hedges already lost, finishing their grace
@@ -82,6 +89,8 @@ class Registry:
 
     # -- health ----------------------------------------------------------------------
     def succeeded(self, worker: WorkerState, info: dict[str, Any] | None = None) -> None:
+        if worker.failures:  # back after a failure: a request that tried it may try it again
+            worker.serial = next(_SERIALS)
         worker.healthy, worker.failures, worker.down_until = True, 0, 0.0
         if info:
             worker.info = info
@@ -100,11 +109,14 @@ class Registry:
             worker.healthy = False  # only an active probe brings it back
 
     # -- picking -----------------------------------------------------------------------
-    def pick(self, runtime: str, exclude: set[str]) -> WorkerState | None:
-        """The available worker of `runtime` with the fewest runs in flight (ties at random)."""
+    def pick(self, runtime: str, exclude: set[int]) -> WorkerState | None:
+        """The available worker of `runtime` with the fewest runs in flight (ties at random),
+        other than the incarnations (`serial`s) in `exclude`."""
         now = time.monotonic()
         candidates = [
-            w for w in self.workers.values() if w.spec.runtime == runtime and w.name not in exclude and w.available(now)
+            w
+            for w in self.workers.values()
+            if w.spec.runtime == runtime and w.serial not in exclude and w.available(now)
         ]
         if not candidates:
             return None

@@ -235,7 +235,7 @@ class SessionProxy:
     def _candidates(self, runtime: str) -> list[Candidate]:
         picked: list[Candidate] = []
         while len(picked) < self.settings.hedge.fanout:
-            worker = self.registry.pick(runtime, {c.worker.name for c in picked})
+            worker = self.registry.pick(runtime, {c.worker.serial for c in picked})
             if worker is None:
                 break
             picked.append(Candidate(worker))
