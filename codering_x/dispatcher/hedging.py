@@ -188,7 +188,7 @@ class Hedger:
                 status = response.status
         except TimeoutError as exc:
             raise WorkerFailed("timed out") from exc
-        except (aiohttp.ServerDisconnectedError, aiohttp.ClientConnectorError) as exc:
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:  # refused, reset: it went away
             raise WorkerFailed(f"{type(exc).__name__}: {exc}", gone=True) from exc
         except aiohttp.ClientError as exc:
             raise WorkerFailed(f"{type(exc).__name__}: {exc}") from exc

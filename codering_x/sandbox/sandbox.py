@@ -96,6 +96,7 @@ class Sandbox:
             library=settings.sbexec_lib,
         )
         sandbox.remove_stale_boxes()
+        sandbox.start_janitor()
         return sandbox
 
     def box(self) -> Box:
@@ -155,11 +156,18 @@ class Sandbox:
     def retire(self, box: Box) -> None:
         """Close a box after its result is known, off the request path: removing its dir
         and returning its uid need not delay the answer."""
+        self.start_janitor()
+        assert self._retired is not None
+        self._retired.put(box)
+
+    def start_janitor(self) -> None:
+        """The janitor closes retired boxes and reaps the orphans we adopt: from the start,
+        since a subreaper adopts the runs of any worker it outlives (its descendants'), not
+        only its own."""
         if self._retired is None:
             self._retired = queue.Queue()
             self._janitor = threading.Thread(target=self._close_retired, name="box-janitor", daemon=True)
             self._janitor.start()
-        self._retired.put(box)
 
     def _close_retired(self) -> None:
         assert self._retired is not None
