@@ -138,6 +138,14 @@ class Interactive(_Model):
     files: dict[str, str] = Field(default_factory=dict, description="written into the box beside the learner's")
 
 
+class Example(_Model):
+    """A runtime's hello world: the playground's starting program, run by the tests."""
+
+    code: str
+    stdin: str = ""
+    stdout: str = Field(description="what the program prints given `stdin`")
+
+
 class Runtime(_Model):
     name: str
     aliases: list[str] = Field(default_factory=list)
@@ -149,6 +157,7 @@ class Runtime(_Model):
     run: Command
     env: dict[str, str] = Field(default_factory=dict)
     interactive: Interactive = Field(default_factory=Interactive)
+    example: Example
     memory: MemoryPolicy = Field(default_factory=MemoryPolicy)
     limits: LimitOverrides = Field(default_factory=LimitOverrides)
     oom_patterns: list[str] = Field(default_factory=list)
@@ -258,6 +267,7 @@ class Runtime(_Model):
             "default_limits": self.default_limits.model_dump(),
             "maximum_limits": self.maximum_limits.model_dump(),
             "interactive_wall_time_ms": INTERACTIVE_WALL_MS,
+            "example": self.example.model_dump(),
         }
 
 

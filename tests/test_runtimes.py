@@ -28,6 +28,15 @@ def test_hello_world_from_the_examples(engine, runtime):
 
 
 @pytest.mark.parametrize("runtime", ALL_RUNTIMES)
+def test_the_catalogue_example_prints_what_it_promises(run, runtime, catalogue):
+    """Each runtime's `example` (the playground's starting program, in /v1/runtimes)."""
+    example = catalogue.get(runtime).example
+    with_stdin = run(runtime, example.code, stdin=example.stdin)
+    assert (with_stdin.status, with_stdin.run.stdout) == ("ok", example.stdout), with_stdin.model_dump()
+    assert run(runtime, example.code).run.stdout == "Hello, World!\n"  # no stdin: it greets the world
+
+
+@pytest.mark.parametrize("runtime", ALL_RUNTIMES)
 def test_stdin_and_args(run, runtime):
     result = run(runtime, ECHO[runtime], stdin="hello there\n", args=["one", "two words", "3"])
     assert result.status == "ok", result.model_dump()
