@@ -10,14 +10,25 @@ A `start` frame is validated exactly as a `POST /v1/run` body is (it builds one)
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from aiohttp import WSMsgType, web
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from pydantic.json_schema import models_json_schema
 
 from . import __version__
-from .models import ErrorDetail, Limits, ResolvedLimits, RunRequest, RunResult, RuntimeInfo, SourceFile
+from .models import (
+    ErrorDetail,
+    Limits,
+    ResolvedLimits,
+    RunRequest,
+    RunResult,
+    RuntimeInfo,
+    SourceFile,
+    validation_details,
+)
 
 START_TIMEOUT_S = 5.0  # the first frame must be `start`, within this, else close 4400
 PING_S = 10.0  # each side pings this often; an end that does not answer within half of it is gone
@@ -92,6 +103,37 @@ _CLIENT_FRAME: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
 def parse_client_frame(text: str | bytes) -> StartFrame | StdinFrame | EofFrame | SignalFrame:
     """One client frame, or pydantic's ValidationError saying what is wrong with it."""
     return _CLIENT_FRAME.validate_json(text)
+
+
+ENDED = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR)  # the other end is gone
+
+
+class StartRefused(Exception):
+    """The first frame is not a valid `start` (an `error` frame and close 4400 say so)."""
+
+    def __init__(self, code: str, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.details = code, message, details
+
+
+async def receive_start(ws: web.WebSocketResponse) -> StartFrame | None:
+    """The session's first frame, within START_TIMEOUT_S, as a checked `start`; None if the
+    client left first. The one reading of it, for the worker and the dispatcher alike."""
+    try:
+        message = await asyncio.wait_for(ws.receive(), START_TIMEOUT_S)
+    except TimeoutError:
+        raise StartRefused("start_timeout", f"no start frame within {START_TIMEOUT_S:g} s") from None
+    if message.type in ENDED:
+        return None
+    if message.type != WSMsgType.TEXT:
+        raise StartRefused("invalid_frame", "frames are JSON text")
+    try:
+        frame = parse_client_frame(message.data)
+    except ValidationError as exc:
+        raise StartRefused("invalid_request", "the start frame is not valid", validation_details(exc)) from exc
+    if not isinstance(frame, StartFrame):
+        raise StartRefused("start_expected", f"the first frame must be start, not {frame.type}")
+    return frame
 
 
 # -- server -> client: every frame numbered, 0, 1, 2, ... ----------------------------------

@@ -29,12 +29,12 @@ from .catalogue import Runtime
 from .engine import Engine
 from .errors import Cancelled, RequestError
 from .interactive import (
+    ENDED,
     GO,
     HOLD_PARAM,
     MAX_FRAME_BYTES,
     PING_S,
     READY,
-    START_TIMEOUT_S,
     AcceptedFrame,
     EofFrame,
     ErrorFrame,
@@ -43,11 +43,13 @@ from .interactive import (
     SignalFrame,
     StageFrame,
     StartFrame,
+    StartRefused,
     StdinFrame,
     output_parts,
     parse_client_frame,
+    receive_start,
 )
-from .models import ErrorDetail, RuntimeInfo, validation_details
+from .models import ErrorDetail, ErrorResponse, RuntimeInfo, validation_details
 from .sandbox import Cancel, Live
 
 log = logging.getLogger("codering_x.session")
@@ -70,7 +72,7 @@ class Sessions:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if "Origin" in request.headers:  # a browser: it must come through the dispatcher
-            body = {"error": {"code": "origin", "message": "workers take no browser sessions; use the dispatcher"}}
+            body = ErrorResponse.body("origin", "workers take no browser sessions; use the dispatcher")
             return web.json_response(body, status=403)
         ws = web.WebSocketResponse(heartbeat=PING_S, max_msg_size=MAX_FRAME_BYTES)
         try:
@@ -179,22 +181,11 @@ class Session:
 
     async def _start(self) -> StartFrame:
         try:
-            message = await asyncio.wait_for(self.ws.receive(), START_TIMEOUT_S)
-        except TimeoutError:
-            await self.fail(4400, "start_timeout", f"no start frame within {START_TIMEOUT_S:g} s")
-            raise SessionEnded from None
-        if message.type != WSMsgType.TEXT:
-            if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
-                raise SessionEnded
-            await self.fail(4400, "invalid_frame", "frames are JSON text")
-            raise SessionEnded
-        try:
-            frame = parse_client_frame(message.data)
-        except ValidationError as exc:
-            await self.fail(4400, "invalid_request", "the start frame is not valid", validation_details(exc))
+            frame = await receive_start(self.ws)
+        except StartRefused as exc:
+            await self.fail(4400, exc.code, exc.message, exc.details)
             raise SessionEnded from exc
-        if not isinstance(frame, StartFrame):
-            await self.fail(4400, "start_expected", f"the first frame must be start, not {frame.type}")
+        if frame is None:
             raise SessionEnded
         return frame
 
@@ -204,7 +195,7 @@ class Session:
         while True:
             message = await self.ws.receive()
             if message.type != WSMsgType.TEXT:
-                if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+                if message.type in ENDED:
                     self.cancel.cancel()
                     self.go.set()
                     return

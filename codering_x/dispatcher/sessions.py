@@ -22,25 +22,14 @@ from typing import Any
 
 import aiohttp
 from aiohttp import WSMsgType, web
-from pydantic import ValidationError
 
-from ..interactive import (
-    GO,
-    HOLD_PARAM,
-    MAX_FRAME_BYTES,
-    PING_S,
-    READY,
-    START_TIMEOUT_S,
-    StartFrame,
-    parse_client_frame,
-)
-from ..models import ErrorResponse, validation_details
+from ..interactive import ENDED, GO, HOLD_PARAM, MAX_FRAME_BYTES, PING_S, READY, StartRefused, receive_start
+from ..models import ErrorResponse
 from .config import Settings
 from .metrics import Metrics
 from .pool import Registry, WorkerState
 
 log = logging.getLogger("codering_x.dispatcher")
-ENDED = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR)
 
 
 class Ended(Exception):
@@ -149,19 +138,11 @@ class SessionProxy:
         """The start frame, checked (the token, the runtime) as POST /v1/run would be; the
         text to send on (without the token) and the runtime."""
         try:
-            message = await asyncio.wait_for(client.ws.receive(), START_TIMEOUT_S)
-        except TimeoutError:
-            await client.fail(4400, "start_timeout", f"no start frame within {START_TIMEOUT_S:g} s")
-            raise Ended from None
-        if message.type in ENDED:
-            raise Ended
-        try:
-            frame = parse_client_frame(message.data) if message.type == WSMsgType.TEXT else None
-        except ValidationError as exc:
-            await client.fail(4400, "invalid_request", "the start frame is not valid", validation_details(exc))
+            frame = await receive_start(client.ws)
+        except StartRefused as exc:
+            await client.fail(4400, exc.code, exc.message, exc.details)
             raise Ended from exc
-        if not isinstance(frame, StartFrame):
-            await client.fail(4400, "start_expected", "the first frame must be a start frame (JSON text)")
+        if frame is None:
             raise Ended
         token = self.settings.token
         if token:
