@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test soak toolchains engine images lint format bench bench-engine bench-dispatcher bench-compiled bench-docker clean
+.PHONY: run test soak toolchains engine images playground screenshots lint format bench bench-engine bench-dispatcher bench-compiled bench-docker clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,7 @@ soak: toolchains $(STAMP)
 	if [ -s .soak-boxes-left ]; then echo "boxes left behind:"; cat .soak-boxes-left; rm .soak-boxes-left; exit 1; fi
 	rm .soak-boxes-left; echo "soak: the boxes directory is as it began"
 
-## toolchains: install the ten runtimes' toolchains from Debian packages (root; no-op when present)
+## toolchains: install the ten runtimes' toolchains, and chromium for the page's tests, from Debian packages (root; no-op when present)
 toolchains:
 	bash scripts/install-toolchains
 
@@ -40,6 +40,14 @@ test: toolchains engine $(STAMP)
 	$(BIN)/ruff check codering_x tests bench
 	$(BIN)/ruff format --check codering_x tests bench
 	$(BIN)/pytest -q
+
+## playground: rebuild the page (codering_x/dispatcher/playground/, committed) from web/ and its lockfile
+playground:
+	cd web && npm ci --no-audit --no-fund && npm run build
+
+## screenshots: the page's tests, writing their screenshots to docs/screenshots/
+screenshots: toolchains $(STAMP)
+	CODERING_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/pytest -q tests/browser
 
 ## images: build the ten runtime images (needs a Docker engine)
 images: $(STAMP)

@@ -6,6 +6,7 @@ A missing toolchain or Docker engine is a failure, never a skip: `make test` pro
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import sys
@@ -128,3 +129,27 @@ def listener():
         connected = False
     server.close()
     assert not connected, "a sandboxed program connected to the server's port"
+
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+
+@pytest.fixture(scope="session")
+def chromium(tmp_path_factory):
+    """Headless Chromium under selenium (the playground's tests); `make toolchains` installs it."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
+        pytest.fail("no chromium or chromedriver: run `make toolchains` (Debian's chromium, chromium-driver)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000",
+                f"--user-data-dir={profile}", "--no-first-run", "--disable-background-networking"):  # fmt: skip
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_script_timeout(30)
+    yield driver
+    driver.quit()

@@ -408,6 +408,12 @@ def test_a_browser_from_another_origin_is_refused(service):
 
     assert asyncio.run(attempt("http://evil.example")) == 403
     assert asyncio.run(attempt(ORIGIN)) == 101
+    # The playground's page is served by the dispatcher itself: its own origin is allowed,
+    # the same host on another port is another origin.
+    own = url.removesuffix("/")
+    host, port = own.rsplit(":", 1)
+    assert asyncio.run(attempt(own)) == 101
+    assert asyncio.run(attempt(f"{host}:{int(port) + 1}")) == 403
 
 
 def test_a_worker_takes_no_browser_session(service):

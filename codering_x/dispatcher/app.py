@@ -9,6 +9,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import aiohttp
 from aiohttp import web
@@ -26,6 +27,14 @@ from .pool import Registry
 from .sessions import SessionProxy
 
 log = logging.getLogger("codering_x.dispatcher")
+PLAYGROUND_DIR = Path(__file__).with_name("playground")  # built from web/ (README: The playground)
+# The page talks to this origin only (its WebSocket included); CodeMirror and xterm set styles inline.
+PLAYGROUND_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-cache",
+}
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -92,6 +101,10 @@ class Dispatcher:
         app.router.add_get("/metrics", self.metrics_text)
         app.router.add_get("/openapi.json", self.openapi_json)
         app.router.add_get("/asyncapi.json", self.asyncapi_json)
+        if self.settings.playground:
+            app.router.add_get("/", self.playground)
+            app.router.add_static("/playground/", PLAYGROUND_DIR)
+            app.on_response_prepare.append(self._playground_headers)
         return app
 
     # -- middlewares -------------------------------------------------------------------
@@ -205,6 +218,15 @@ class Dispatcher:
             entry["healthy_workers"] = self.registry.healthy_count(name)
             entries.append(entry)
         return web.json_response({"runtimes": entries})
+
+    async def playground(self, request: web.Request) -> web.StreamResponse:
+        """The playground page: it runs code through this API, as any client would."""
+        return web.FileResponse(PLAYGROUND_DIR / "index.html")
+
+    @staticmethod
+    async def _playground_headers(request: web.Request, response: web.StreamResponse) -> None:
+        if request.path == "/" or request.path.startswith("/playground/"):
+            response.headers.update(PLAYGROUND_HEADERS)
 
     async def healthz(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})

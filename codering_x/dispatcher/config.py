@@ -122,6 +122,7 @@ class Settings(BaseSettings):
         default_factory=list, description='browser origins allowed (CORS, and interactive sessions), or ["*"]'
     )
     token: str | None = Field(None, description="when set, /v1/* needs 'Authorization: Bearer <token>'")
+    playground: bool = Field(True, description="serve the playground page at / (its files under /playground/)")
     runtimes: list[str] = Field(default_factory=list, description="what /readyz waits for (empty: what is found)")
     hedge: HedgeConfig = Field(default_factory=HedgeConfig)
     health: HealthConfig = Field(default_factory=HealthConfig)

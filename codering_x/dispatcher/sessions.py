@@ -19,6 +19,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import WSMsgType, web
@@ -90,6 +91,15 @@ class Candidate:
             await self.ws.close()
 
 
+def origin_allowed(origin: str | None, request: web.Request, allowed: list[str]) -> bool:
+    """A WebSocket is not under CORS: a page of any site may open one to us, so its Origin is
+    checked here. Allowed: no Origin (not a browser), a listed one, or this host's own (the
+    playground, served by this dispatcher)."""
+    if origin is None or "*" in allowed or origin in allowed:
+        return True
+    return urlsplit(origin).netloc.lower() == request.host.lower()
+
+
 class SessionProxy:
     def __init__(self, registry: Registry, http: aiohttp.ClientSession, settings: Settings, metrics: Metrics):
         self.registry, self.http, self.settings, self.metrics = registry, http, settings, metrics
@@ -98,8 +108,7 @@ class SessionProxy:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         origin = request.headers.get("Origin")
-        origins = self.settings.cors_origins
-        if origin is not None and "*" not in origins and origin not in origins:
+        if not origin_allowed(origin, request, self.settings.cors_origins):
             body = ErrorResponse.body("origin", f"origin {origin!r} is not allowed (the cors_origins setting)")
             return web.json_response(body, status=403)
         ws = web.WebSocketResponse(heartbeat=PING_S, max_msg_size=MAX_FRAME_BYTES)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import threading
+import urllib.error
 import urllib.request
 
 import pytest
@@ -46,6 +48,34 @@ def test_body_too_large_is_413(dispatcher):
 def test_request_id_is_echoed(dispatcher):
     _, _, headers = call(dispatcher.url, body=HELLO, headers={"X-Request-Id": "abc-123"})
     assert headers["X-Request-Id"] == "abc-123"
+
+
+def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes, dict[str, str]]:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=10) as answer:
+            return answer.status, answer.read(), dict(answer.headers)
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read(), dict(exc.headers)
+
+
+def test_the_playground_is_served_at_the_root_under_a_strict_policy(dispatcher):
+    status, page, headers = fetch(dispatcher.url + "/")
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    assert b'src="playground/playground.js"' in page
+    policy = headers["Content-Security-Policy"]
+    assert "default-src 'self'" in policy and "connect-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    status, script, headers = fetch(dispatcher.url + "/playground/playground.js", {"Accept-Encoding": "gzip"})
+    assert status == 200 and headers["Content-Encoding"] == "gzip" and headers["X-Content-Type-Options"] == "nosniff"
+    assert gzip.decompress(script).startswith(b"/* codering-x playground, built from sources sha256:")
+    for outside in ("/playground/../config.py", "/playground/%2e%2e/config.py", "/playground/nothing.js"):
+        assert fetch(dispatcher.url + outside)[0] in (403, 404), outside
+
+
+def test_the_playground_can_be_turned_off(procs):
+    off = procs.dispatcher_with({"playground": False, "discovery": {"kind": "static", "static": []}})
+    assert fetch(off.url + "/")[0] == 404
+    assert fetch(off.url + "/playground/playground.js")[0] == 404
+    assert fetch(off.url + "/healthz")[0] == 200
 
 
 def test_cors_preflight_for_an_allowed_origin(dispatcher):

@@ -8,8 +8,11 @@ import threading
 import time
 
 import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
 from codering_x.localprocs import call, wait_ready
+from tests.browser.page import Page
 from tests.conftest import ALL_RUNTIMES, LABEL, PROJECT, cli
 from tests.programs import ECHO, SUM
 from tests.test_interactive import PROMPT_C, PROMPT_PY, live, opened
@@ -149,3 +152,16 @@ async def test_an_interactive_session_runs_in_a_container(up, runtime):
         result = (await client.until("result"))["result"]
         assert result["status"] == "ok" and client.output() == b"Your name? hi Ada\n"
         assert result["meta"]["worker"].startswith(f"{runtime}-")
+
+
+def test_the_playground_runs_programs_on_the_containers(up, chromium, tmp_path):
+    """The page is served in the docker dev mode too; its runs and sessions reach the containers."""
+    page = Page(chromium, up, tmp_path).open()
+    assert page.run().startswith("OK · exit 0") and page.text("stdout") == "Hello, Ada!\n"
+    assert f"worker {PROJECT}-python-" in page.text("status")  # a container of this test's
+    page.js("window.codering.setCode(arguments[0])", 'print("got", input("> "))\n')
+    page.find("run-interactive").click()
+    page.wait(lambda: page.terminal().endswith(">"), "the prompt")
+    page.driver.find_element(By.CSS_SELECTOR, ".xterm-helper-textarea").send_keys("docker" + Keys.ENTER)
+    page.wait(lambda: "got docker" in page.terminal() and "[ok, exit 0]" in page.terminal(), "the answer")
+    assert not page.console_errors()

@@ -96,6 +96,7 @@ def test_rbac_allows_only_list_and_watch_of_endpointslices_in_the_functions_name
 def test_the_configmap_is_a_valid_dispatcher_configuration(docs):
     settings = Settings(**yaml.safe_load(docs["ConfigMap/codering-dispatcher"]["data"]["config.yaml"]))
     assert settings.discovery.kind == "kubernetes" and settings.host == "0.0.0.0"
+    assert settings.playground is False  # the cluster's ingress exposes the API only (the comment says why)
 
 
 def test_pdb_and_hpa_target_the_dispatcher(docs):
