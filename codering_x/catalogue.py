@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from . import REPO_ROOT
 from .models import ResolvedLimits
@@ -49,6 +49,7 @@ COMPILE_LIMITS = ResolvedLimits(
 
 # An interactive session's run waits for a person: its wall clock (which counts that wait)
 # has its own default and maximum. Every other limit is the runtime's, as for POST /v1/run.
+OPTIONS = "{options}"  # where a stage's options go in its argv
 INTERACTIVE_WALL_MS = {"default": 60_000, "maximum": 600_000}
 
 
@@ -138,6 +139,44 @@ class Interactive(_Model):
     files: dict[str, str] = Field(default_factory=dict, description="written into the box beside the learner's")
 
 
+# No option may hold these, whatever a runtime's pattern allows: whitespace, control
+# characters, and what a shell reads. Options are argv elements, never a shell string (Judge0
+# had a command injection through its compiler options); this is a second lock.
+OPTION_FORBIDDEN = re.compile(r"[\s\x00-\x1f\x7f;&|$`'\"\\<>(){}\[\]*?!#~]")
+
+
+class OptionRule(_Model):
+    """One kind of option a stage takes: a pattern that each option must match whole."""
+
+    pattern: str = Field(description="a regular expression, matched against the whole option, e.g. '-std=(c99|c11)'")
+    default: str | None = Field(
+        default=None, description="what the stage gets when the request gives none of this kind"
+    )
+    description: str
+
+    @model_validator(mode="after")
+    def _consistent(self) -> OptionRule:
+        re.compile(self.pattern)
+        if self.default is not None and not self.matches(self.default):
+            raise ValueError(f"the default {self.default!r} does not match {self.pattern!r}")
+        return self
+
+    def matches(self, option: str) -> bool:
+        return re.fullmatch(self.pattern, option) is not None and not OPTION_FORBIDDEN.search(option)
+
+
+class Options(_Model):
+    compile: list[OptionRule] = Field(default_factory=list)
+    run: list[OptionRule] = Field(default_factory=list)
+
+
+class InvalidOption(ValueError):
+    def __init__(self, stage: str, option: str, rules: list[OptionRule]) -> None:
+        allowed = "; ".join(f"{r.pattern} ({r.description})" for r in rules) or "none"
+        super().__init__(f"{stage} option {option!r} is not allowed; allowed: {allowed}")
+        self.details = {"stage": stage, "option": option, "allowed": [r.pattern for r in rules]}
+
+
 class Example(_Model):
     """A runtime's hello world: the playground's starting program, run by the tests."""
 
@@ -162,6 +201,25 @@ class Runtime(_Model):
     limits: LimitOverrides = Field(default_factory=LimitOverrides)
     oom_patterns: list[str] = Field(default_factory=list)
     image: ImageSpec = Field(default_factory=ImageSpec)
+    options: Options = Field(default_factory=Options, description="what a request may add to a stage's argv")
+
+    @model_validator(mode="after")
+    def _options_have_a_place(self) -> Runtime:
+        for stage, rules in (("compile", self.options.compile), ("run", self.options.run)):
+            command = self.stage(stage)
+            if rules and (command is None or OPTIONS not in command.argv):
+                raise ValueError(f"{self.name}: {stage} options need {OPTIONS} in the {stage} argv")
+        return self
+
+    def stage_options(self, stage: Stage, given: list[str]) -> list[str]:
+        """A stage's options: each rule's default where the request gives none of its kind,
+        then the request's own, each checked against the rules (InvalidOption)."""
+        rules = self.options.compile if stage == "compile" else self.options.run
+        for option in given:
+            if not any(rule.matches(option) for rule in rules):
+                raise InvalidOption(stage, option, rules)
+        defaults = [r.default for r in rules if r.default and not any(r.matches(o) for o in given)]
+        return defaults + list(given)
 
     @property
     def default_limits(self) -> ResolvedLimits:
@@ -222,9 +280,16 @@ class Runtime(_Model):
         return self.compile if name == "compile" else self.run
 
     def expand(
-        self, command: Command | Prewarm, entry: str, sources: list[str], workdir: str, memory_mb: int
+        self,
+        command: Command | Prewarm,
+        entry: str,
+        sources: list[str],
+        workdir: str,
+        memory_mb: int,
+        options: list[str] | None = None,
     ) -> list[str]:
-        """Fill a command's argv: each placeholder fills a whole element, or {sources} several."""
+        """Fill a command's argv: each placeholder fills a whole element, or {sources} and
+        {options} several (the files; the stage's options, from `stage_options`)."""
         values = self._values(entry, workdir, memory_mb)
         if isinstance(command, Prewarm):
             values["bootstrap"] = bootstrap_source(command.bootstrap)
@@ -233,6 +298,8 @@ class Runtime(_Model):
         for arg in command.argv:
             if arg == "{sources}":
                 argv.extend(sources)
+            elif arg == OPTIONS:
+                argv.extend(options or [])
             else:
                 argv.append(arg.format(**values))
         program = argv[0] if argv[0].startswith("/") else resolve(argv[0])
@@ -268,6 +335,7 @@ class Runtime(_Model):
             "maximum_limits": self.maximum_limits.model_dump(),
             "interactive_wall_time_ms": INTERACTIVE_WALL_MS,
             "example": self.example.model_dump(),
+            "options": self.options.model_dump(),
         }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-from .catalogue import Catalogue, UnknownRuntime
+from .catalogue import Catalogue, InvalidOption, UnknownRuntime
 from .compile_cache import CompileCache
 from .errors import RequestError
 from .job import Job, PreparedRun
@@ -92,12 +92,16 @@ class Engine:
                 {"missing": runtime.missing_tools},
             )
         try:
+            compile_options = runtime.stage_options("compile", request.compile_options)
+            run_options = runtime.stage_options("run", request.run_options)
             defaults, maxima = runtime.limits_for(interactive)
             limits = defaults.merged(request.limits, maxima)
             if request.code is not None:
                 files = [(runtime.code_name(request.code), request.code.encode())]
             else:
                 files = [(f.name, f.data()) for f in request.files or []]
+        except InvalidOption as exc:
+            raise RequestError("invalid_option", str(exc), exc.details) from exc
         except ValueError as exc:
             raise RequestError("invalid_request", str(exc)) from exc
         if sum(len(data) for _, data in files) > MAX_TOTAL_BYTES:
@@ -108,6 +112,7 @@ class Engine:
         return PreparedRun(
             runtime=runtime, limits=limits, files=files, entry=entry, sources=sources or [entry],
             run_limits=runtime.process_limits(limits), interactive=interactive,
+            compile_options=tuple(compile_options), run_options=tuple(run_options),
         )  # fmt: skip
 
     def run(self, request: RunRequest, cancel: Cancel | None = None) -> RunResult:

@@ -60,6 +60,8 @@ class StartFrame(_Frame):
     files: list[SourceFile] | None = None
     code: str | None = None
     args: list[str] = Field(default_factory=list)
+    compile_options: list[str] = Field(default_factory=list, description="as in POST /v1/run")
+    run_options: list[str] = Field(default_factory=list, description="as in POST /v1/run")
     limits: Limits | None = None
     context: dict[str, Any] | None = Field(default=None, description="opaque, echoed back in `result`")
     token: str | None = Field(

@@ -35,6 +35,8 @@ class PreparedRun:
     sources: list[str]  # what a compile is given: the files in the runtime's languages (else the entry)
     run_limits: ProcessLimits  # what the sandbox enforces on each run (and a member must match)
     interactive: bool = False  # a session's: its run gets the runtime's `interactive` additions
+    compile_options: tuple[str, ...] = ()  # checked, defaults filled in (Runtime.stage_options)
+    run_options: tuple[str, ...] = ()
 
 
 ENV_PROGRAM = "/usr/bin/env"  # runs a program with variables added (coreutils: on every host and image)
@@ -109,7 +111,9 @@ class Job:
         prepared, runtime = self.prepared, self.runtime
         # An interpreter's member has its environment already, and no member has the files.
         extras = runtime.interactive.files or (runtime.interactive.env and runtime.run.interpreted)
-        if self._artifacts is not None and not (prepared.interactive and extras):  # the compile's output can move
+        # An interpreter's options are its start's: its members started without them.
+        cold = (prepared.interactive and extras) or (prepared.run_options and runtime.run.interpreted)
+        if self._artifacts is not None and not cold:  # the compile's output can move
             stage = self._on_member("run", runtime.run, prepared.limits, prepared.run_limits, stdin, args, live=live)
             if stage is not None:
                 return stage
@@ -214,7 +218,8 @@ class Job:
 
     def _command(self, command: Command, limits: ResolvedLimits, workdir: str) -> tuple[list[str], dict[str, str]]:
         runtime, prepared = self.runtime, self.prepared
-        argv = runtime.expand(command, prepared.entry, prepared.sources, workdir, limits.memory_mb)
+        options = prepared.compile_options if command is runtime.compile else prepared.run_options
+        argv = runtime.expand(command, prepared.entry, prepared.sources, workdir, limits.memory_mb, list(options))
         env = runtime.environment(command, prepared.entry, workdir, limits.memory_mb)
         if prepared.interactive and command is runtime.run and runtime.interactive.env:
             # Through env(1), not the process's environment: a member started with the run's

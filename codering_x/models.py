@@ -11,7 +11,7 @@ import base64
 import binascii
 import posixpath
 from pathlib import PurePosixPath
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -36,6 +36,8 @@ MAX_ARGS = 64
 MAX_ARG_BYTES = 4096
 MAX_TESTS = 100
 MAX_NAME = 128
+MAX_OPTIONS = 32  # compile or run options per request
+MAX_OPTION_CHARS = 256
 
 
 class Strict(BaseModel):
@@ -129,6 +131,9 @@ ONE_SOURCE_SCHEMA = {
 }
 
 
+OptionText = Annotated[str, Field(min_length=1, max_length=MAX_OPTION_CHARS)]
+
+
 class RunRequest(Strict):
     model_config = ConfigDict(json_schema_extra=ONE_SOURCE_SCHEMA)
 
@@ -147,6 +152,17 @@ class RunRequest(Strict):
     )
     stdin: str = Field(default="", max_length=MAX_STDIN_BYTES)
     args: list[str] = Field(default_factory=list, max_length=MAX_ARGS)
+    compile_options: list[OptionText] = Field(
+        default_factory=list,
+        max_length=MAX_OPTIONS,
+        description="the compiler's options, each one argv element that the runtime's allowlist takes "
+        "(GET /v1/runtimes: options.compile), e.g. -std=c99 or -DNDEBUG; they replace its defaults of a kind",
+    )
+    run_options: list[OptionText] = Field(
+        default_factory=list,
+        max_length=MAX_OPTIONS,
+        description="the interpreter's or VM's options, from the runtime's allowlist (options.run), e.g. -Xdev",
+    )
     tests: list[TestCase] = Field(default_factory=list, max_length=MAX_TESTS)
     limits: Limits | None = None
     context: dict[str, Any] | None = Field(default=None, description="opaque, echoed back")

@@ -176,6 +176,19 @@ async def test_eof_ends_stdin_and_a_second_eof_or_later_stdin_is_ignored(service
 
 
 @live
+async def test_a_session_takes_compile_and_run_options(service):
+    url, _ = service
+    code = "import sys\nprint(sys.flags.optimize, input())\n"
+    async with opened(url, {"runtime": "python", "code": code, "run_options": ["-OO"]}) as client:
+        await client.until("accepted")
+        await client.send(type="stdin", data="py\n")
+        assert (await client.until("result"))["result"]["status"] == "ok" and client.output() == b"2 py\n"
+    code = '#include <stdio.h>\nint main(void) { printf("%d\\n", LIMIT); return 0; }\n'
+    async with opened(url, {"runtime": "c", "code": code, "compile_options": ["-DLIMIT=7"]}) as client:
+        assert (await client.until("result"))["result"]["status"] == "ok" and client.output() == b"7\n"
+
+
+@live
 async def test_a_program_that_exits_while_the_client_types_gives_its_result(service):
     url, _ = service
     async with opened(url, {"runtime": "python", "code": "print(input())\nraise SystemExit(3)"}) as client:

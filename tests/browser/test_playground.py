@@ -172,3 +172,20 @@ def test_output_that_looks_like_markup_is_shown_as_text(page):
     page.run()
     assert page.js("return document.querySelector('#injected, #bold') === null && window.pwned === undefined")
     assert markup in page.find("diff").text and markup in page.find("verdict").text
+
+
+def test_compile_options_from_the_page_reach_the_compiler(page):
+    page.pick("c")
+    assert page.find("compile-options").get_attribute("placeholder") == "-std=gnu17 -O2"
+    assert not page.find("run-options").is_enabled()  # c takes no run options
+    page.js(
+        "window.codering.setCode(arguments[0])", '#include <stdio.h>\nint main(void) { printf("%d\\n", LIMIT * 2); }\n'
+    )
+    assert page.run().startswith("Compile error")
+    page.fill("compile-options", "-std=c99 -DLIMIT=21")
+    assert page.run().startswith("OK") and page.text("stdout") == "42\n"
+    page.fill("compile-options", "-DLIMIT=$(id)")
+    status = page.run()
+    assert status.startswith("Invalid option: compile option '-DLIMIT=$(id)' is not allowed"), status
+    refused = page.console_errors()  # the browser logs the 400 itself: that one, and nothing else
+    assert len(refused) == 1 and "v1/run" in refused[0]["message"] and "400" in refused[0]["message"]

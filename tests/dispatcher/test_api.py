@@ -148,6 +148,16 @@ def test_openapi_document_is_valid(dispatcher):
     assert status == 200
     validate(spec)
     assert "RunRequest" in spec["components"]["schemas"] and "/v1/run" in spec["paths"]
+    fields = spec["components"]["schemas"]["RunRequest"]["properties"]
+    assert fields["compile_options"]["items"]["maxLength"] == fields["run_options"]["items"]["maxLength"] == 256
+
+
+def test_an_option_outside_the_allowlist_is_a_400_through_the_dispatcher(dispatcher):
+    status, body, _ = call(dispatcher.url, body={**HELLO, "run_options": ["-c", "import os"]})
+    assert status == 400 and body["error"]["code"] == "invalid_option" and body["error"]["details"]["option"] == "-c"
+    status, body, _ = call(dispatcher.url, body={**HELLO, "code": "import sys; print(sys.flags.optimize)",
+                                                 "run_options": ["-OO"]})  # fmt: skip
+    assert status == 200 and body["run"]["stdout"] == "2\n"
 
 
 def test_the_interactive_protocol_document_is_served(dispatcher):

@@ -46,7 +46,32 @@ function selectRuntime(name) {
     `${runtime.version ?? "version unknown"} · ${kind} · ${runtime.healthy_workers ?? "?"} healthy workers` +
     (runtime.available === false ? " · unavailable" : "");
   renderLimits(runtime);
+  renderOptions(runtime);
   store.saveNow(state);
+}
+
+// The options boxes: the runtime's rules as their hint, its defaults as the placeholder.
+// Options hold no whitespace (the service refuses it), so the boxes split on it.
+function renderOptions(runtime) {
+  state.options = state.options || {};
+  const chosen = (state.options[runtime.name] = state.options[runtime.name] || { compile: "", run: "" });
+  for (const stage of ["compile", "run"]) {
+    const input = $(`${stage}-options`);
+    const rules = (runtime.options && runtime.options[stage]) || [];
+    input.disabled = rules.length === 0;
+    input.value = rules.length ? chosen[stage] : "";
+    input.placeholder = rules.length ? rules.filter((r) => r.default).map((r) => r.default).join(" ") || "none" : "none taken";
+    input.title = rules.map((r) => `${r.pattern}: ${r.description}${r.default ? ` (default ${r.default})` : ""}`).join("\n");
+    input.oninput = () => {
+      chosen[stage] = input.value;
+      store.save(state);
+    };
+  }
+}
+
+function chosenOptions(stage) {
+  const text = ((state.options || {})[state.runtime] || {})[stage] || "";
+  return text.split(/\s+/).filter(Boolean);
 }
 
 // One number box per limit, bounded by the runtime's maxima; empty means the default.
@@ -153,6 +178,8 @@ async function run() {
       runtime: state.runtime,
       ...source(),
       args: api.splitArgs(state.args),
+      compile_options: chosenOptions("compile"),
+      run_options: chosenOptions("run"),
       limits: chosenLimits(false),
     };
   } catch (error) {
@@ -186,7 +213,14 @@ function runInteractive() {
   if (busy || !current()) return;
   let start;
   try {
-    start = { runtime: state.runtime, ...source(), args: api.splitArgs(state.args), limits: chosenLimits(true) };
+    start = {
+      runtime: state.runtime,
+      ...source(),
+      args: api.splitArgs(state.args),
+      compile_options: chosenOptions("compile"),
+      run_options: chosenOptions("run"),
+      limits: chosenLimits(true),
+    };
   } catch (error) {
     showStatus("error", "invalid limit", [error.message]);
     return;

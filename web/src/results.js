@@ -102,7 +102,7 @@ export function showError(status, body) {
   const error = body.error || {};
   const details = [`HTTP ${status}`];
   if (error.details) details.push(JSON.stringify(error.details));
-  showStatus("error", `${error.code || "error"}: ${error.message || ""}`, details);
+  showStatus("error", `${(error.code || "error").replace(/_/g, " ")}: ${error.message || ""}`, details);
 }
 
 function showVerdict(index, test) {

@@ -1,0 +1,2 @@
+/* codering-x playground, built from sources sha256:b20e8ae7c19de9c68ec0e9286791ab38d55e0cc4a68487ef458aee56c62c229b */
+import{a,b,c,d,e,f,g,h,i,j,k,l}from"./chunk-ULEM3EH5.js";import"./chunk-W7XLSSLE.js";import"./chunk-PKG5JYEE.js";import"./chunk-H2LALYEY.js";export{k as autoCloseTags,d as completionPath,l as esLint,j as javascript,f as javascriptLanguage,h as jsxLanguage,c as localCompletionSource,e as scopeCompletionSource,a as snippets,i as tsxLanguage,g as typescriptLanguage,b as typescriptSnippets};

@@ -1,2 +1,0 @@
-/* codering-x playground, built from sources sha256:0bda418617d66ac5e66e0f27ee4fa74079d5e37f6fe7e340b1228c4ca12b470e */
-import{a,b,c,d,e,f,g,h,i,j,k,l}from"./chunk-ST5PYYI7.js";import"./chunk-JGCD4XEV.js";import"./chunk-QKOUS42C.js";import"./chunk-SC453EWN.js";export{k as autoCloseTags,d as completionPath,l as esLint,j as javascript,f as javascriptLanguage,h as jsxLanguage,c as localCompletionSource,e as scopeCompletionSource,a as snippets,i as tsxLanguage,g as typescriptLanguage,b as typescriptSnippets};
