@@ -89,6 +89,25 @@ class VersionProbe(_Model):
     argv: list[str] = Field(min_length=1)
     pattern: str
 
+    def ask(self) -> str:
+        """The program's own answer, e.g. '3.11.2'; 'unknown' if it cannot tell."""
+        argv = [resolve(self.argv[0]) or self.argv[0], *self.argv[1:]]
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=30, env=_probe_env())
+        except (OSError, subprocess.TimeoutExpired):
+            return "unknown"
+        match = re.search(self.pattern, proc.stdout + proc.stderr)
+        return match.group(1) if match else "unknown"
+
+
+class Library(_Model):
+    """A library a program may use without shipping it: a Debian package in the image and
+    on the host (`make toolchains`), never loaded by a prewarmed member."""
+
+    name: str
+    package: str = Field(description="its Debian package")
+    version: VersionProbe
+
 
 class MemoryPolicy(_Model):
     rlimit: str = Field(default="data", pattern="^(data|as|none)$")
@@ -202,6 +221,7 @@ class Runtime(_Model):
     oom_patterns: list[str] = Field(default_factory=list)
     image: ImageSpec = Field(default_factory=ImageSpec)
     options: Options = Field(default_factory=Options, description="what a request may add to a stage's argv")
+    libraries: list[Library] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _options_have_a_place(self) -> Runtime:
@@ -268,13 +288,13 @@ class Runtime(_Model):
         """The toolchain's own answer, e.g. '3.11.2'; 'unknown' if it cannot tell."""
         if not self.available:
             return "unavailable"
-        argv = [resolve(self.version.argv[0]) or self.version.argv[0], *self.version.argv[1:]]
-        try:
-            proc = subprocess.run(argv, capture_output=True, text=True, timeout=30, env=_probe_env())
-        except (OSError, subprocess.TimeoutExpired):
-            return "unknown"
-        match = re.search(self.version.pattern, proc.stdout + proc.stderr)
-        return match.group(1) if match else "unknown"
+        return self.version.ask()
+
+    @cached_property
+    def library_versions(self) -> list[dict[str, str]]:
+        """Each library with its version ('unknown' when it is not installed here)."""
+        return [{"name": lib.name, "version": lib.version.ask() if self.available else "unavailable"}
+                for lib in self.libraries]  # fmt: skip
 
     def stage(self, name: Stage) -> Command | None:
         return self.compile if name == "compile" else self.run
@@ -336,6 +356,7 @@ class Runtime(_Model):
             "interactive_wall_time_ms": INTERACTIVE_WALL_MS,
             "example": self.example.model_dump(),
             "options": self.options.model_dump(),
+            "libraries": self.library_versions,
         }
 
 

@@ -70,7 +70,7 @@ CMD ["codering-x", "worker", "--runtime", "{name}", "--host", "0.0.0.0", "--port
 
 
 def render(runtime: Runtime) -> str:
-    packages = " ".join(runtime.image.packages)
+    packages = " ".join(runtime.image.packages + [lib.package for lib in runtime.libraries])
     toolchain = (
         f"RUN apt-get update && apt-get install -y --no-install-recommends {packages} \\\n"
         " && rm -rf /var/lib/apt/lists/*\n"

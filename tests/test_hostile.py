@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from codering_x.catalogue import Catalogue
+
 pytestmark = pytest.mark.usefixtures("no_leftovers")
 
 
@@ -194,7 +196,10 @@ def test_environment_holds_nothing_of_the_server(run):
         result = run("python", "import os\nprint(sorted(os.environ))")
     finally:
         del os.environ["CODERING_TEST_SECRET"]
-    assert result.run.stdout.strip() == str(sorted(["HOME", "LANG", "PATH", "PYTHONDONTWRITEBYTECODE", "TMPDIR"]))
+    # the sandbox's four, then what runtimes/python/runtime.yaml sets: nothing of the server's
+    runtime_env = Catalogue.load().get("python").env
+    assert set(runtime_env) == {"PYTHONDONTWRITEBYTECODE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"}
+    assert result.run.stdout.strip() == str(sorted(["HOME", "LANG", "PATH", "TMPDIR", *runtime_env]))
 
 
 def test_oom_score_cannot_be_lowered(run):
